@@ -1,0 +1,40 @@
+import os
+import subprocess
+import sys
+
+import pytest
+
+from cifar_files import write_cifar10
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "train_cifar10.py")
+
+
+def run_tutorial(*flags, env=None, timeout=600):
+    """Run train_cifar10.py as a learner would, and return the finished process."""
+    full_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
+    return subprocess.run([sys.executable, SCRIPT, *map(str, flags)], capture_output=True,
+                          text=True, env=full_env, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def describe(process):
+    return f"exit {process.returncode}\n--- stdout ---\n{process.stdout[-4000:]}\n" \
+           f"--- stderr ---\n{process.stderr[-4000:]}"
+
+
+@pytest.fixture(scope="session")
+def tiny_cifar10(tmp_path_factory):
+    """A tiny CIFAR-10 (300 training and 100 test pictures) in the official layout."""
+    root = tmp_path_factory.mktemp("tiny_cifar10")
+    write_cifar10(str(root), per_batch=60, test_size=100)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tutorial_run(tiny_cifar10, tmp_path_factory):
+    """One whole run of the tutorial on the tiny data, shared by the tests that read its outputs."""
+    output_dir = tmp_path_factory.mktemp("outputs")
+    process = run_tutorial("--data-dir", tiny_cifar10, "--output-dir", output_dir,
+                           "--epochs", 3, "--batch-size", 64, "--seed", 1)
+    assert process.returncode == 0, describe(process)
+    return process, output_dir

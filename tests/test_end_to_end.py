@@ -1,0 +1,65 @@
+"""The whole tutorial, run as a subprocess on tiny data in the official format."""
+
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+from matplotlib import image as mpimg
+
+EXPECTED_FILES = ["samples.png", "accuracy.png", "loss.png", "predictions.png", "history.csv",
+                  "metrics.json", "cifar10_cnn.keras"]
+
+
+def test_every_output_is_written_and_nothing_else(tutorial_run):
+    process, output_dir = tutorial_run
+    assert sorted(os.listdir(output_dir)) == sorted(EXPECTED_FILES)
+    assert "Traceback" not in process.stderr
+
+
+@pytest.mark.parametrize("name", ["samples.png", "accuracy.png", "loss.png", "predictions.png"])
+def test_plots_decode_and_are_not_blank(tutorial_run, name):
+    picture = mpimg.imread(os.path.join(tutorial_run[1], name))
+    assert picture.ndim == 3 and picture.shape[0] > 200 and picture.shape[1] > 300
+    assert picture[..., :3].std() > 0.05, f"{name} looks blank"
+
+
+def test_history_has_one_row_per_epoch(tutorial_run):
+    with open(os.path.join(tutorial_run[1], "history.csv")) as history_file:
+        rows = list(csv.DictReader(history_file))
+    assert [int(row["epoch"]) for row in rows] == [0, 1, 2]
+    for row in rows:
+        for column in ("accuracy", "loss", "val_accuracy", "val_loss", "epoch_seconds"):
+            assert np.isfinite(float(row[column])), (column, row)
+        assert 0 <= float(row["accuracy"]) <= 1 and float(row["loss"]) > 0
+
+
+def test_metrics_json_has_sane_values(tutorial_run):
+    process, output_dir = tutorial_run
+    with open(os.path.join(output_dir, "metrics.json")) as metrics_file:
+        metrics = json.load(metrics_file)
+    assert 0 <= metrics["test_accuracy"] <= 1
+    assert 0 < metrics["test_loss"] < 20
+    assert metrics["epochs_completed"] == 3
+    assert metrics["batch_size"] == 64 and metrics["seed"] == 1
+    assert 0 < metrics["train_seconds"] < 600
+    assert metrics["images_per_second"] > 0
+    assert metrics["keras_version"].startswith("3.")
+    assert metrics["backend"] == "tensorflow"
+    assert metrics["data_source"]
+    assert sorted(metrics["per_class_accuracy"]) == sorted(
+        ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"])
+    # The printed test accuracy is the one saved.
+    assert f"Test accuracy: {metrics['test_accuracy']:.2%}" in process.stdout
+
+
+def test_saved_model_takes_raw_pixels_and_returns_probabilities(tutorial_run):
+    import keras
+
+    model = keras.models.load_model(os.path.join(tutorial_run[1], "cifar10_cnn.keras"))
+    pictures = np.random.default_rng(0).integers(0, 256, size=(5, 32, 32, 3), dtype=np.uint8)
+    probabilities = np.asarray(model.predict(pictures, verbose=0))
+    assert probabilities.shape == (5, 10)
+    assert np.all(probabilities >= 0)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-3)

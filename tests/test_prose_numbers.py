@@ -1,0 +1,71 @@
+"""The numbers the prose quotes (parameter counts, shapes) are the ones the model prints."""
+
+import re
+
+from conftest import SCRIPT
+
+
+def prose():
+    """The tutorial's markdown cells, joined into one text without the comment marks."""
+    text, in_markdown = [], False
+    for line in open(SCRIPT, encoding="utf-8"):
+        if line.startswith("# %%"):
+            in_markdown = "[markdown]" in line
+        elif in_markdown:
+            text.append(line.removeprefix("#").strip())
+    return " ".join(text)
+
+
+def number(text):
+    return int(text.replace(",", ""))
+
+
+def summary_rows(stdout):
+    """(layer type, output shape, parameter count) for each row of model.summary()."""
+    rows = []
+    for line in stdout.splitlines():
+        match = re.search(r"\((\w+)\)\s*│\s*\(None, ([\d, ]+)\)\s*│\s*([\d,]+)", line)
+        if match:
+            shape = tuple(int(size) for size in match.group(2).split(","))
+            rows.append((match.group(1), shape, number(match.group(3))))
+    return rows
+
+
+def test_summary_is_parsed(tutorial_run):
+    kinds = [kind for kind, _, _ in summary_rows(tutorial_run[0].stdout)]
+    assert kinds.count("Conv2D") == 4 and kinds.count("Dense") == 2, kinds
+
+
+def test_total_parameter_count(tutorial_run):
+    stdout = tutorial_run[0].stdout
+    printed = number(re.search(r"Total params: ([\d,]+)", stdout).group(1))
+    quoted = number(re.search(r"parameters\"\), ([\d,]+) in all", prose()).group(1))
+    assert quoted == printed == sum(count for _, _, count in summary_rows(stdout))
+
+
+def test_height_and_width_through_the_network(tutorial_run):
+    chain = re.search(r"(\d+) \(input\)((?: → \d+ \([^)]*\))+)", prose())
+    quoted = [int(chain.group(1))] + [int(size) for size in re.findall(r"→ (\d+)", chain.group(2))]
+    printed = [32] + [shape[0] for kind, shape, _ in summary_rows(tutorial_run[0].stdout)
+                      if kind in ("Conv2D", "MaxPooling2D")]
+    assert quoted == printed
+
+
+def test_flatten_and_dense_arithmetic(tutorial_run):
+    rows = summary_rows(tutorial_run[0].stdout)
+    flatten_size = next(shape[0] for kind, shape, _ in rows if kind == "Flatten")
+    first_dense = next(count for kind, _, count in rows if kind == "Dense")
+    text = prose()
+    assert number(re.search(r"one list of ([\d,]+) numbers", text).group(1)) == flatten_size
+    inputs, units, biases, total = map(number, re.search(
+        r"([\d,]+) inputs × (\d+) units \+ (\d+) biases = ([\d,]+)", text).groups())
+    assert (inputs, units * inputs + biases) == (flatten_size, total) and total == first_dense
+
+
+def test_first_convolution_arithmetic(tutorial_run):
+    first_conv = next(count for kind, _, count in summary_rows(tutorial_run[0].stdout)
+                      if kind == "Conv2D")
+    match = re.search(r"(\d)×(\d)×(\d) weights \+ 1 bias per\s+filter, times (\d+) filters = ([\d,]+)",
+                      prose())
+    height, width, channels, filters, total = (number(group) for group in match.groups())
+    assert (height * width * channels + 1) * filters == total == first_conv
