@@ -116,8 +116,11 @@ import io
 import json
 import os
 import pickle
+import shutil
+import signal
 import tarfile
 import time
+import zlib
 
 import keras
 import matplotlib.pyplot as plt
@@ -133,6 +136,8 @@ print("Keras", keras.__version__, "on the", keras.backend.backend(), "backend")
 # to go.
 
 # %%
+if os.path.exists(OUTPUT_DIR) and not os.path.isdir(OUTPUT_DIR):
+    sys.exit(f"error: the output folder {OUTPUT_DIR!r} is a file, not a folder")
 try:
     os.makedirs(OUTPUT_DIR, exist_ok=True)
     probe = os.path.join(OUTPUT_DIR, ".write-test")
@@ -189,8 +194,20 @@ if precision == "auto":
     else:
         precision = "float32"
 keras.mixed_precision.set_global_policy(precision)
+print("Precision:", precision)
+
+# %% [markdown]
+# **Reproducibility.** `set_random_seed` seeds Python's, NumPy's and the backend's random
+# numbers, and TensorFlow's *op determinism* makes it pick the same order of arithmetic
+# every time. Together they make two runs with the same flags on the same CPU produce the
+# same numbers, epoch by epoch. Other hardware, library versions or a GPU (whose fastest
+# routines add numbers in varying order) can give slightly different results.
+
+# %%
 keras.utils.set_random_seed(SEED)
-print("Precision:", precision, "| seed:", SEED)
+if keras.backend.backend() == "tensorflow":
+    tf.config.experimental.enable_op_determinism()
+print("Seed:", SEED)
 
 # %% [markdown]
 # ## 2. Load CIFAR-10
@@ -250,8 +267,11 @@ def read_local_files(path):
                     name = os.path.basename(member.name)
                     if member.isfile() and name in BATCH_FILES:
                         files[name] = archive.extractfile(member).read()
-        except (tarfile.TarError, OSError, EOFError) as error:
-            raise DataError(f"{path}: not a readable .tar.gz archive ({error})")
+        except (tarfile.TarError, OSError, EOFError, zlib.error):
+            raise DataError(f"{path}: not a readable .tar.gz archive (damaged, cut short, "
+                            "or another kind of file)")
+    elif not os.path.isdir(path):
+        raise DataError(f"{path}: no such file or folder")
     else:
         folder = path if os.path.isfile(os.path.join(path, "test_batch")) else os.path.join(
             path, "cifar-10-batches-py")
@@ -494,10 +514,12 @@ model.compile(
 # 10,000 test pictures (`validation_data`), so we can watch both curves as they develop.
 # We only look at those numbers; they never change the weights.
 #
-# Two callbacks run alongside: `EpochTimer` (below) notes how long each epoch took, and
-# `CSVLogger` appends each epoch's numbers to `outputs/history.csv` as soon as the epoch
-# ends. In a terminal you see a progress bar; when the output goes to a file or a CI log,
-# one line per epoch.
+# *Callbacks* are objects that `fit` calls at set moments, such as the end of each epoch.
+# Ours time each epoch, log its numbers, and back up the training, so that a long run
+# survives a closed laptop lid. In a terminal you see a progress bar; when the output goes
+# to a file or a CI log, one line per epoch.
+#
+# `EpochTimer` notes how long each epoch took: all of it, and the training part alone.
 
 
 # %%
@@ -516,16 +538,96 @@ class EpochTimer(keras.callbacks.Callback):
         logs["train_seconds"] = self.train_seconds or logs["epoch_seconds"]
 
 
+# %% [markdown]
+# **Never lose a run.** At the end of every epoch, `BackupAndRestore` saves the weights,
+# the optimizer's state and the number of finished epochs to `outputs/backup/` (keeping the
+# previous backup too, in case the machine dies while the new one is being written). If
+# the run is stopped (Ctrl-C, a closed lid, a crash, a power cut), run the same command
+# again: `fit` restores the backup and continues with the next epoch. The backup is
+# deleted once the whole tutorial has finished, so the next run starts afresh, and a
+# backup made with other settings is set aside rather than resumed. (A resumed run
+# shuffles and augments its remaining epochs differently from an unbroken one, so its
+# final figures may differ slightly.)
+#
+# `CSVLogger` appends each epoch's numbers to a working log in the backup folder;
+# after each epoch we copy it to `outputs/history.csv`, where you can follow the run.
+
 # %%
-history_file = output_path("history.csv")
-history = model.fit(
-    train_dataset,
-    epochs=EPOCHS,
-    validation_data=(x_test, y_test_onehot),
-    callbacks=[EpochTimer(), keras.callbacks.CSVLogger(history_file)],
-    shuffle=False,  # train_dataset already shuffles every epoch
-    verbose=1 if sys.stdout.isatty() else 2,
-)
+backup_dir = output_path("backup")
+backup_history_file = os.path.join(backup_dir, "history.csv")
+backup_metadata_file = os.path.join(backup_dir, "training_metadata.json")  # BackupAndRestore's
+run_settings = {"epochs": EPOCHS, "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE,
+                "seed": SEED, "precision": precision, "data_source": data_source}
+
+
+def read_json(path):
+    try:
+        with open(path) as json_file:
+            return json.load(json_file)
+    except (OSError, ValueError):  # missing, or cut short by a crash
+        return None
+
+
+def epochs_in_backup():
+    metadata = read_json(backup_metadata_file) or read_json(backup_metadata_file + ".bkp")
+    return metadata["epoch"] if metadata else 0
+
+
+def publish_history(epoch=None, logs=None):
+    write_atomically("history.csv", lambda path: shutil.copyfile(backup_history_file, path))
+
+
+# %% [markdown]
+# Before training: resume the backup if it was made with these settings, else start
+# afresh. The working log keeps one row per epoch in the backup: a crash between
+# logging an epoch and backing it up leaves one row too many, which we drop.
+
+# %%
+if read_json(os.path.join(backup_dir, "settings.json")) != run_settings:
+    if os.path.exists(backup_dir):
+        print("A backup made with other settings is in", backup_dir, "- starting afresh.")
+        shutil.rmtree(backup_dir)
+    os.makedirs(backup_dir)
+    with open(os.path.join(backup_dir, "settings.json"), "w") as settings_file:
+        json.dump(run_settings, settings_file)
+
+epochs_done = epochs_in_backup()
+if epochs_done:
+    print(f"Resuming from the backup: {epochs_done} of {EPOCHS} epochs are done.")
+if os.path.exists(backup_history_file):
+    with open(backup_history_file) as log_file:
+        log_lines = log_file.readlines()
+    with open(backup_history_file, "w") as log_file:
+        log_file.writelines(log_lines[:1 + epochs_done] if epochs_done else [])
+
+# %% [markdown]
+# Now train. The callbacks run in the order listed: the epoch is logged before it is
+# backed up, never the other way round. Ctrl-C, or a polite request to stop (`kill`),
+# ends the run with a note of what was saved.
+
+# %%
+if not in_notebook:
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops like Ctrl-C
+callbacks = [
+    EpochTimer(),
+    keras.callbacks.CSVLogger(backup_history_file, append=True),
+    keras.callbacks.LambdaCallback(on_epoch_end=publish_history),
+    keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True, delete_checkpoint=False),
+]
+try:
+    history = model.fit(
+        train_dataset,
+        epochs=EPOCHS,
+        validation_data=(x_test, y_test_onehot),
+        callbacks=callbacks,
+        shuffle=False,  # train_dataset already shuffles every epoch
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
+except KeyboardInterrupt:
+    print(f"\nStopped after {epochs_in_backup()} of {EPOCHS} epochs; run the same command again "
+          "to continue from there.", file=sys.stderr)
+    sys.exit(130)
+publish_history()
 
 # %% [markdown]
 # Read the log like this: `accuracy` and `loss` are measured on the (augmented) training
@@ -565,11 +667,12 @@ for class_index, class_name in enumerate(CLASS_NAMES):
 # which share shapes and colours, worst.
 #
 # We save the numbers to `outputs/metrics.json`, so that runs can be compared later. The
-# times come from `history.csv`: `train_seconds` counts all of training (with the
-# per-epoch test pass), `images_per_second` only the training part of each epoch.
+# times come from `history.csv`, which covers every epoch, also those of a run that was
+# interrupted and resumed: `train_seconds` counts all of training (with the per-epoch
+# test pass), `images_per_second` only the training part of each epoch.
 
 # %%
-epoch_log = np.genfromtxt(history_file, delimiter=",", names=True, ndmin=1)
+epoch_log = np.genfromtxt(output_path("history.csv"), delimiter=",", names=True, ndmin=1)
 metrics = {
     "test_accuracy": float(test_accuracy),
     "test_loss": float(test_loss),
@@ -598,8 +701,9 @@ print(json.dumps(metrics, indent=2))
 # %% [markdown]
 # ## 9. Plot accuracy and loss
 #
-# The curves tell the story of the training. We read them from `history.csv`, the same
-# numbers `model.fit` printed.
+# The curves tell the story of the training. We plot the numbers `model.fit` printed,
+# from `history.csv` (`fit` also returns them, in `history.history`, but only for the
+# epochs of this session).
 
 
 # %%
@@ -652,6 +756,13 @@ for ax, picture, predicted, true in zip(axes.flat, new_pictures, predictions, y_
 fig.tight_layout()
 write_atomically("predictions.png", lambda path: fig.savefig(path, format="png", dpi=80))
 plt.close(fig)
+
+# %% [markdown]
+# Everything is written, so the backup has done its job. Deleting it means that running
+# the same command again starts a new run rather than resuming this finished one.
+
+# %%
+shutil.rmtree(backup_dir)
 print("Wrote", ", ".join(sorted(name for name in os.listdir(OUTPUT_DIR) if not name.startswith("."))))
 
 # %% [markdown]

@@ -38,3 +38,12 @@ def tutorial_run(tiny_cifar10, tmp_path_factory):
                            "--epochs", 3, "--batch-size", 64, "--seed", 1)
     assert process.returncode == 0, describe(process)
     return process, output_dir
+
+
+def start_tutorial(*flags, log_dir):
+    """Start train_cifar10.py in the background, its output going to files in log_dir."""
+    stdout = open(os.path.join(log_dir, "stdout.txt"), "w")
+    stderr = open(os.path.join(log_dir, "stderr.txt"), "w")
+    return subprocess.Popen([sys.executable, SCRIPT, *map(str, flags)], stdout=stdout,
+                            stderr=stderr, stdin=subprocess.DEVNULL,
+                            env=dict(os.environ, PYTHONUNBUFFERED="1"))

@@ -1,0 +1,232 @@
+"""A run survives being stopped, and bad input is refused before any training."""
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from cifar_files import batch_record, python2_pickle, write_archive, write_cifar10
+from conftest import SCRIPT, describe, run_tutorial, start_tutorial
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FINAL_OUTPUTS = ["samples.png", "history.csv", "metrics.json", "accuracy.png", "loss.png",
+                 "cifar10_cnn.keras", "predictions.png"]
+
+
+def history_rows(output_dir):
+    with open(os.path.join(output_dir, "history.csv")) as history_file:
+        return list(csv.DictReader(history_file))
+
+
+@pytest.fixture(scope="module")
+def slow_data(tmp_path_factory):
+    """2,000 training pictures: at batch 32 an epoch lasts seconds, long enough to interrupt."""
+    return write_cifar10(str(tmp_path_factory.mktemp("slow_cifar10")), per_batch=400,
+                         test_size=200, seed=5)
+
+
+def start_and_wait_for_first_epoch(slow_data, output_dir, log_dir):
+    flags = ["--data-dir", slow_data, "--output-dir", output_dir, "--epochs", 3,
+             "--batch-size", 32]
+    process = start_tutorial(*flags, log_dir=log_dir)
+    metadata = os.path.join(output_dir, "backup", "training_metadata.json")
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with open(metadata) as metadata_file:
+                if json.load(metadata_file)["epoch"] == 1:
+                    return process, flags
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.02)
+    process.kill()
+    pytest.fail("the first epoch was never backed up: " + open(log_dir / "stderr.txt").read())
+
+
+def test_sigkill_in_second_epoch_then_same_command_resumes_at_epoch_2(slow_data, tmp_path):
+    output_dir = tmp_path / "out"
+    process, flags = start_and_wait_for_first_epoch(slow_data, output_dir, tmp_path)
+    process.kill()  # SIGKILL: no chance to clean up, like a power cut
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+
+    resumed = run_tutorial(*flags)
+    assert resumed.returncode == 0, describe(resumed)
+    assert "Resuming from the backup: 1 of 3 epochs are done." in resumed.stdout
+    assert "Epoch 1/3" not in resumed.stdout and "Epoch 2/3" in resumed.stdout
+    assert [int(row["epoch"]) for row in history_rows(output_dir)] == [0, 1, 2]
+    metrics = json.loads((output_dir / "metrics.json").read_text())
+    assert metrics["epochs_completed"] == 3
+    assert not (output_dir / "backup").exists()
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_kill_says_what_was_saved_and_exits_130(slow_data, tmp_path, stop_signal):
+    output_dir = tmp_path / "out"
+    process, _ = start_and_wait_for_first_epoch(slow_data, output_dir, tmp_path)
+    process.send_signal(stop_signal)
+    assert process.wait(timeout=120) == 130
+    stderr = (tmp_path / "stderr.txt").read_text()
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] == (
+        "Stopped after 1 of 3 epochs; run the same command again to continue from there.")
+    assert [int(row["epoch"]) for row in history_rows(output_dir)] == [0]
+
+
+def test_rerun_after_a_finished_run_is_a_fresh_run(tiny_cifar10, tmp_path):
+    flags = ["--data-dir", tiny_cifar10, "--output-dir", tmp_path, "--epochs", 2]
+    for attempt in range(2):
+        process = run_tutorial(*flags)
+        assert process.returncode == 0, describe(process)
+        assert "Resuming" not in process.stdout and "Epoch 1/2" in process.stdout
+        assert [int(row["epoch"]) for row in history_rows(tmp_path)] == [0, 1]
+        assert not (tmp_path / "backup").exists()
+
+
+def test_a_backup_with_other_settings_is_not_resumed(tiny_cifar10, tmp_path):
+    (tmp_path / "backup").mkdir()
+    (tmp_path / "backup" / "settings.json").write_text('{"epochs": 99}')
+    (tmp_path / "backup" / "training_metadata.json").write_text('{"epoch": 50, "batch": 0}')
+    process = run_tutorial("--data-dir", tiny_cifar10, "--output-dir", tmp_path, "--epochs", 2)
+    assert process.returncode == 0, describe(process)
+    assert "starting afresh" in process.stdout and "Epoch 1/2" in process.stdout
+
+
+def test_same_seed_same_metrics_and_every_output_written_atomically(tiny_cifar10, tmp_path):
+    """Two CPU runs with the same flags log the same numbers; the first is audited for how
+    it writes: each output under a temporary name, renamed into place."""
+    histories = []
+    for run in ("audited", "plain"):
+        output_dir = tmp_path / run
+        flags = ["--data-dir", tiny_cifar10, "--output-dir", output_dir, "--epochs", 2,
+                 "--batch-size", 32, "--seed", 11]
+        if run == "audited":
+            audit_log = tmp_path / "audit.json"
+            process = subprocess.run(
+                [sys.executable, os.path.join(HERE, "audit_writes.py"), audit_log, SCRIPT,
+                 *map(str, flags)], capture_output=True, text=True, timeout=600)
+        else:
+            process = run_tutorial(*flags)
+        assert process.returncode == 0, describe(process)
+        histories.append([{key: value for key, value in row.items() if "seconds" not in key}
+                          for row in history_rows(output_dir)])
+    assert histories[0] == histories[1]
+    assert len(histories[0]) == 2
+
+    events = json.loads(audit_log.read_text())
+    audited_dir = str(tmp_path / "audited")
+    written = {os.path.basename(path) for kind, path, *_ in events
+               if kind == "write" and os.path.dirname(path) == audited_dir}
+    assert not written & set(FINAL_OUTPUTS), f"written in place: {written & set(FINAL_OUTPUTS)}"
+    renamed = {os.path.basename(target): os.path.basename(source)
+               for kind, *paths in events if kind == "rename"
+               for source, target in [paths] if os.path.dirname(target) == audited_dir}
+    for name in FINAL_OUTPUTS:
+        assert renamed.get(name) == ".tmp-" + name, (name, renamed)
+
+
+# ---- Bad input: one line naming the file and the problem, exit 1, nothing written. ----
+
+def copy_of(tiny_cifar10, tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    shutil.copytree(os.path.join(tiny_cifar10, "cifar-10-batches-py"), folder)
+    return folder
+
+
+def replace_batch(folder, name, images, labels):
+    (folder / name).write_bytes(python2_pickle(batch_record(images, labels, name)))
+
+
+def bad_data(kind, tiny_cifar10, tmp_path):
+    """Return (--data-dir value, words the error line must contain)."""
+    pictures = np.zeros((60, 32, 32, 3), np.uint8)
+    labels = np.arange(60) % 10
+    if kind == "missing folder":
+        return tmp_path / "nowhere", ["nowhere", "no such file or folder"]
+    if kind == "empty folder":
+        (tmp_path / "empty").mkdir()
+        return tmp_path / "empty", ["empty", "data_batch_1", "test_batch"]
+    if kind == "not a tar archive":
+        (tmp_path / "cifar-10-python.tar.gz").write_text("<html>404 Not Found</html>")
+        return tmp_path / "cifar-10-python.tar.gz", ["cifar-10-python.tar.gz", "tar.gz archive"]
+    folder = copy_of(tiny_cifar10, tmp_path)
+    if kind == "truncated archive":
+        archive = write_archive(str(folder), str(tmp_path / "cifar-10-python.tar.gz"))
+        data = open(archive, "rb").read()
+        open(archive, "wb").write(data[: len(data) // 2])
+        return archive, ["cifar-10-python.tar.gz"]
+    if kind == "missing batch file":
+        (folder / "data_batch_4").unlink()
+    elif kind == "truncated pickle":
+        data = (folder / "data_batch_2").read_bytes()
+        (folder / "data_batch_2").write_bytes(data[: len(data) // 2])
+    elif kind == "corrupt pickle":
+        (folder / "data_batch_2").write_bytes(os.urandom(5000))
+    elif kind == "wrong shape":
+        record = batch_record(pictures, labels, "data_batch_2")
+        record[b"data"] = record[b"data"][:, :1024]
+        (folder / "data_batch_2").write_bytes(python2_pickle(record))
+    elif kind == "wrong dtype":
+        record = batch_record(pictures, labels, "data_batch_2")
+        record[b"data"] = record[b"data"].astype(np.float32)
+        (folder / "data_batch_2").write_bytes(python2_pickle(record))
+    elif kind == "label out of range":
+        replace_batch(folder, "test_batch", pictures, np.where(labels == 9, 10, labels))
+        return folder, ["test_batch", "labels"]
+    elif kind == "not a dictionary":
+        (folder / "data_batch_2").write_bytes(python2_pickle([1, 2, 3]))
+    return folder, {"missing batch file": ["data_batch_4"]}.get(kind, ["data_batch_2"])
+
+
+@pytest.mark.parametrize("kind", [
+    "missing folder", "empty folder", "missing batch file", "truncated pickle", "corrupt pickle",
+    "wrong shape", "wrong dtype", "label out of range", "not a dictionary", "not a tar archive",
+    "truncated archive",
+])
+def test_bad_data_is_refused_with_one_line(kind, tiny_cifar10, tmp_path):
+    data_dir, words = bad_data(kind, tiny_cifar10, tmp_path)
+    output_dir = tmp_path / "out"
+    process = run_tutorial("--data-dir", data_dir, "--output-dir", output_dir)
+    assert process.returncode == 1, describe(process)
+    assert "Traceback" not in process.stderr
+    message = process.stderr.strip().splitlines()[-1]
+    assert message.startswith("error: ")
+    for word in words:
+        assert word in message, (word, message)
+    assert os.listdir(output_dir) == []
+
+
+def test_output_folder_that_is_a_file_is_refused_at_once(tiny_cifar10, tmp_path):
+    (tmp_path / "outputs").write_text("not a folder")
+    process = run_tutorial("--data-dir", tiny_cifar10, "--output-dir", tmp_path / "outputs")
+    assert process.returncode == 1, describe(process)
+    assert process.stderr.strip().splitlines()[-1] == (
+        f"error: the output folder '{tmp_path / 'outputs'}' is a file, not a folder")
+    assert "Epoch 1" not in process.stdout
+
+
+def test_output_folder_without_write_permission_is_refused_at_once(tiny_cifar10, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    if os.geteuid() == 0:  # root ignores permission bits, but not the immutable attribute
+        if subprocess.run(["chattr", "+i", str(locked)], capture_output=True).returncode:
+            pytest.skip("running as root on a file system without chattr +i")
+        unlock = ["chattr", "-i", str(locked)]
+    else:
+        locked.chmod(0o500)
+        unlock = ["chmod", "700", str(locked)]
+    try:
+        process = run_tutorial("--data-dir", tiny_cifar10, "--output-dir", locked)
+    finally:
+        subprocess.run(unlock, check=True)
+    assert process.returncode == 1, describe(process)
+    message = process.stderr.strip().splitlines()[-1]
+    assert message.startswith(f"error: cannot write to the output folder '{locked}'")
+    assert "Epoch 1" not in process.stdout
