@@ -41,13 +41,14 @@
 # once per batch. The **learning rate** sets how big each adjustment is. The **seed**
 # fixes the random choices (starting weights, order of pictures), so two runs match.
 #
-# Why these values: a batch of 256 keeps a processor busy with big blocks of work, which
-# is much faster per picture than small batches. 30 epochs take about 19 minutes on a
-# 2-core processor and reach about 77% test accuracy.
+# Why these values: a batch of 128 pictures gives the processor blocks of work big enough
+# to run at full speed (batches of 32, as in older examples, take about twice as long per
+# picture on a CPU), while 30 epochs still make over 11,000 weight updates. 30 epochs take
+# about 19 minutes on a 2-core processor and reach about 81% test accuracy.
 
 # %%
 EPOCHS = 30
-BATCH_SIZE = 256
+BATCH_SIZE = 128
 LEARNING_RATE = 0.001
 SEED = 42
 DATA_DIR = None  # None: download CIFAR-10; or the path of a local copy
@@ -382,14 +383,18 @@ print("Label", y_train[0, 0], "->", y_train_onehot[0])
 # **Data augmentation.** With 50,000 pictures the network could simply memorise the
 # training set instead of learning what a cat looks like. So each time a picture is
 # used, we show a slightly changed copy: flipped left-to-right half of the time and
-# shifted by up to 10% of its size. A flipped cat is still a cat, and the network now
-# sees many more distinct pictures. Keras' preprocessing layers do this; they change
-# pictures only during training, never when the model is used to predict.
+# shifted by up to 10% of its size (3 pixels). A flipped cat is still a cat, and the
+# network now sees many more distinct pictures. Keras' preprocessing layers do this; they
+# change pictures only during training, never when the model is used to predict. The
+# shifts are by whole pixels (`interpolation="nearest"`): shifting by fractions of a pixel
+# would blend neighbouring pixels and blur the training pictures, while the test pictures
+# stay sharp.
 
 # %%
 augment = keras.Sequential([
     layers.RandomFlip("horizontal", seed=SEED, dtype="float32"),
-    layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=SEED, dtype="float32"),
+    layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", interpolation="nearest",
+                             seed=SEED, dtype="float32"),
 ], name="augment")
 
 # %% [markdown]
@@ -478,7 +483,10 @@ model.summary()
 # Compiling chooses how the network learns:
 #
 # - The **loss**, categorical cross-entropy, is small when the probability given to the
-#   right class is high. Training lowers it.
+#   right class is high. Training lowers it. With *label smoothing* of 0.1 the targets
+#   become 0.91 for the right class and 0.01 for each other class instead of 1 and 0, so
+#   the network is not pushed to be ever more certain of the training pictures, which
+#   helps it on new ones. (It also means the loss never gets near 0.)
 # - The **optimizer**, RMSprop, adjusts each weight by a step scaled by a running
 #   average of how large that weight's recent gradients were, so weights with steep,
 #   noisy gradients move carefully and flat ones move faster.
@@ -503,7 +511,7 @@ learning_rate_schedule = keras.optimizers.schedules.CosineDecay(
 )
 model.compile(
     optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate_schedule),
-    loss="categorical_crossentropy",
+    loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
     metrics=["accuracy"],
 )
 
@@ -648,7 +656,7 @@ print(f"Test accuracy: {test_accuracy:.2%}")
 
 # %% [markdown]
 # A network that guessed at random would score 10%. With the default settings expect
-# about 77%: the network gets more than three pictures in four right. Which classes does it find
+# about 81%: the network gets four pictures in five right. Which classes does it find
 # hard? `model.predict` returns the ten probabilities per picture; the class with the
 # highest one is its answer.
 

@@ -6,6 +6,7 @@ import os
 import re
 
 from conftest import ROOT, SCRIPT
+from test_prose_numbers import prose
 
 OUTPUTS = os.path.join(ROOT, "outputs")
 
@@ -44,11 +45,32 @@ def test_tutorial_prose_matches_the_committed_run():
     script = open(SCRIPT, encoding="utf-8").read()
     epochs = int(re.search(r"^EPOCHS = (\d+)", script, re.MULTILINE).group(1))
     assert epochs == metrics["epochs_completed"]
-    settings = re.search(r"(\d+) epochs take about (\d+) minutes on a\s+#\s+2-core processor "
-                         r"and reach about (\d+)% test accuracy", script)
+    text = prose()
+    settings = re.search(r"(\d+) epochs take about (\d+) minutes on a 2-core processor and "
+                         r"reach about (\d+)% test accuracy", text)
     assert settings, "the settings prose no longer quotes the run"
     assert int(settings.group(1)) == epochs
     assert int(settings.group(2)) == round(metrics["train_seconds"] / 60)
     assert int(settings.group(3)) == round(metrics["test_accuracy"] * 100)
-    expect = re.search(r"With the default settings expect\s+#\s+about (\d+)%", script)
+    expect = re.search(r"With the default settings expect about (\d+)%", text)
     assert int(expect.group(1)) == round(metrics["test_accuracy"] * 100)
+
+
+def script_setting(name):
+    script = open(SCRIPT, encoding="utf-8").read()
+    return re.search(rf"^{name} = (\S+)", script, re.MULTILINE).group(1)
+
+
+def test_committed_run_used_the_default_settings():
+    metrics = committed_metrics()
+    assert metrics["batch_size"] == int(script_setting("BATCH_SIZE"))
+    assert metrics["learning_rate"] == float(script_setting("LEARNING_RATE"))
+    assert metrics["seed"] == int(script_setting("SEED"))
+
+
+def test_readme_settings_table_matches_the_script():
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    for flag, name in [("--epochs N", "EPOCHS"), ("--batch-size N", "BATCH_SIZE"),
+                       ("--learning-rate X", "LEARNING_RATE"), ("--seed N", "SEED")]:
+        row = re.search(rf"\| `{flag}` \| ([^|]+) \|", readme)
+        assert row and row.group(1).strip() == script_setting(name), (flag, row)

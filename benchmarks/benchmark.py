@@ -1,0 +1,246 @@
+"""Speed and accuracy benchmark for train_cifar10.py.
+
+Prints its figures and appends them, with the command that produced them, to
+benchmarks/RESULTS.md:
+
+- the machine: processor, cores, bfloat16 support, TensorFlow and Keras versions;
+- training images per second of the tutorial itself (its tf.data pipeline, augmentation,
+  precision and batch size, run as `python train_cifar10.py`) and of the classic Keras
+  example's setup (benchmarks/classic_setup.py), measured in turns, A B A B, and their ratio;
+- the network's FLOPs per training image, the FLOP/s the tutorial achieves, and a matrix
+  multiply's peak FLOP/s on this machine at the same precision;
+- with --full-run DATA_DIR, a full default run on real data; with --history, an existing
+  run's history.csv: test accuracy per epoch against elapsed time, and when 70%, 75% and
+  80% were first reached.
+
+    python benchmarks/benchmark.py                                 # speed only, ~5 minutes
+    python benchmarks/benchmark.py --full-run ~/data/cifar10       # plus a full run, ~25 minutes
+    python benchmarks/benchmark.py --history outputs/history.csv   # plus that run's curve
+"""
+
+import argparse
+import csv
+import datetime
+import os
+import pickle
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+TUTORIAL = os.path.join(ROOT, "train_cifar10.py")
+CLASSIC = os.path.join(HERE, "classic_setup.py")
+RESULTS = os.path.join(HERE, "RESULTS.md")
+
+
+def machine():
+    model, flags = platform.processor() or "unknown", ""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name") and model in ("unknown", ""):
+                    model = line.split(":", 1)[1].strip()
+                if line.startswith("flags"):
+                    flags = line
+                    break
+    except OSError:
+        pass
+    bf16 = [flag for flag in ("avx512_bf16", "amx_bf16") if flag in flags.split()]
+    import keras
+    import tensorflow as tf
+
+    return {"processor": model, "cores": os.cpu_count(),
+            "bfloat16 instructions": ", ".join(bf16) or "none",
+            "GPU": ", ".join(d.name for d in tf.config.list_physical_devices("GPU")) or "none",
+            "TensorFlow": tf.__version__, "Keras": keras.__version__}
+
+
+def write_random_cifar10(folder, train_images, test_images):
+    """Random pictures in the official layout: speed does not depend on what they show."""
+    rng = np.random.default_rng(0)
+    os.makedirs(folder)
+    sizes = [train_images // 5] * 5 + [test_images]
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    for name, size in zip(names, sizes):
+        record = {b"data": rng.integers(0, 256, size=(size, 3072), dtype=np.uint8),
+                  b"labels": [int(label) for label in rng.integers(0, 10, size=size)]}
+        with open(os.path.join(folder, name), "wb") as batch_file:
+            pickle.dump(record, batch_file, protocol=4)
+
+
+def read_history(path):
+    with open(path) as history_file:
+        return list(csv.DictReader(history_file))
+
+
+def tutorial_speed(data_dir, output_dir, train_images, epochs=3):
+    """Training images/s of the tutorial, from its own history.csv, first epoch left out."""
+    command = [sys.executable, TUTORIAL, "--data-dir", data_dir, "--output-dir", output_dir,
+               "--epochs", str(epochs)]
+    subprocess.run(command, check=True, capture_output=True)
+    seconds = [float(row["train_seconds"]) for row in read_history(
+        os.path.join(output_dir, "history.csv"))[1:]]
+    return train_images * len(seconds) / sum(seconds)
+
+
+def classic_speed(train_images):
+    output = subprocess.run([sys.executable, CLASSIC, "--images", str(train_images)],
+                            check=True, capture_output=True, text=True).stdout
+    return float(output.split("images_per_second")[1])
+
+
+def training_flops_per_image(model):
+    """Forward FLOPs from the layer shapes (2 per multiply-add); training is about 3x that:
+    the backward pass computes gradients for both the inputs and the weights, except the
+    input gradient of the first layer, which nothing needs."""
+    forward, first_layer = 0, None
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind == "Conv2D":
+            _, height, width, filters = layer.output.shape
+            k_h, k_w = layer.kernel_size
+            flops = 2 * height * width * k_h * k_w * layer.input.shape[-1] * filters
+        elif kind == "Dense":
+            flops = 2 * layer.input.shape[-1] * layer.units
+        else:
+            continue
+        forward += flops
+        first_layer = flops if first_layer is None else first_layer
+    return forward, 3 * forward - first_layer
+
+
+def matmul_peak(dtype, sizes=(1024, 2048, 4096)):
+    import tensorflow as tf
+
+    best = 0.0
+    for n in sizes:
+        a = tf.random.normal((n, n), dtype="float32")
+        a = tf.cast(a, dtype)
+        b = tf.cast(tf.random.normal((n, n), dtype="float32"), dtype)
+        tf.linalg.matmul(a, b).numpy()  # warm up
+        repeats = max(3, int(2e10 / (2 * n**3)))
+        start = time.perf_counter()
+        for _ in range(repeats):
+            c = tf.linalg.matmul(a, b)
+        c.numpy()
+        best = max(best, 2 * n**3 * repeats / (time.perf_counter() - start))
+    return best
+
+
+def accuracy_over_time(history):
+    elapsed, rows, reached = 0.0, [], {}
+    for row in history:
+        elapsed += float(row["epoch_seconds"])
+        accuracy = float(row["val_accuracy"])
+        rows.append((int(row["epoch"]) + 1, elapsed, accuracy))
+        for target in (0.70, 0.75, 0.80):
+            if accuracy >= target and target not in reached:
+                reached[target] = (int(row["epoch"]) + 1, elapsed)
+    return rows, reached
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=2, help="A B rounds (default 2)")
+    parser.add_argument("--images", type=int, default=10000, help="training images per epoch")
+    parser.add_argument("--full-run", metavar="DATA_DIR",
+                        help="also run the tutorial with its defaults on this CIFAR-10 copy")
+    parser.add_argument("--history", help="report the accuracy over time of this history.csv")
+    parser.add_argument("--data-label", default="CIFAR-10 (JPEG copy)",
+                        help="what the real data is, for the report")
+    args = parser.parse_args()
+
+    lines = [f"## {datetime.datetime.now():%Y-%m-%d %H:%M}", "",
+             "Command: `" + " ".join(shlex.quote(a) for a in ["python"] + sys.argv) + "`", ""]
+
+    def say(text=""):
+        print(text, flush=True)
+        lines.append(text)
+
+    with tempfile.TemporaryDirectory() as scratch:
+        data_dir = os.path.join(scratch, "cifar-10-batches-py")
+        write_random_cifar10(data_dir, args.images, 1000)
+        say(f"Training speed, {args.images:,} random pictures per epoch, first epoch left out, "
+            "in turns (A = tutorial, B = classic setup):")
+        say("")
+        say("| round | A: tutorial, images/s | B: classic setup, images/s | A / B |")
+        say("| --- | --- | --- | --- |")
+        tutorial, classic = [], []
+        for round_number in range(1, args.rounds + 1):
+            output_dir = os.path.join(scratch, f"out{round_number}")
+            tutorial.append(tutorial_speed(data_dir, output_dir, args.images))
+            classic.append(classic_speed(args.images))
+            say(f"| {round_number} | {tutorial[-1]:,.0f} | {classic[-1]:,.0f} | "
+                f"{tutorial[-1] / classic[-1]:.2f} |")
+        ratio = statistics.mean(tutorial) / statistics.mean(classic)
+        say(f"| mean | {statistics.mean(tutorial):,.0f} | {statistics.mean(classic):,.0f} | "
+            f"{ratio:.2f} |")
+        say("")
+
+        import json
+
+        import keras
+
+        with open(os.path.join(output_dir, "metrics.json")) as metrics_file:
+            precision = json.load(metrics_file)["precision"]
+        model = keras.models.load_model(os.path.join(output_dir, "cifar10_cnn.keras"))
+        forward, training = training_flops_per_image(model)
+
+    info = machine()
+    matmul_dtype = "bfloat16" if precision == "mixed_bfloat16" else (
+        "float16" if precision == "mixed_float16" else "float32")
+    peak = matmul_peak(matmul_dtype)
+    achieved = statistics.mean(tutorial) * training
+    say("| machine | |")
+    say("| --- | --- |")
+    for key, value in info.items():
+        say(f"| {key} | {value} |")
+    say(f"| tutorial's precision | {precision} |")
+    say("")
+    say(f"FLOPs per training image: {training / 1e6:.1f} M ({forward / 1e6:.1f} M forward, "
+        "from the layer shapes).")
+    say(f"Achieved: {achieved / 1e9:.1f} GFLOP/s; {matmul_dtype} matrix-multiply peak measured "
+        f"here: {peak / 1e9:.1f} GFLOP/s; {achieved / peak:.0%} of peak.")
+    say("")
+
+    history_path = args.history
+    if args.full_run:
+        run_dir = os.path.join(HERE, "full_run")
+        start = time.perf_counter()
+        subprocess.run([sys.executable, TUTORIAL, "--data-dir", args.full_run, "--output-dir",
+                        run_dir], check=True)
+        say(f"Full default run: `python train_cifar10.py --data-dir {args.full_run}`, "
+            f"{time.perf_counter() - start:.0f} s from start to finish, outputs in {run_dir}.")
+        history_path = os.path.join(run_dir, "history.csv")
+    if history_path:
+        rows, reached = accuracy_over_time(read_history(history_path))
+        say(f"Test accuracy per epoch on {args.data_label}, from `{os.path.relpath(history_path)}` "
+            "(elapsed: training and per-epoch test pass, from the start of epoch 1):")
+        say("")
+        say("| epoch | elapsed | test accuracy |")
+        say("| --- | --- | --- |")
+        for epoch, elapsed, accuracy in rows:
+            say(f"| {epoch} | {elapsed / 60:.1f} min | {accuracy:.2%} |")
+        say("")
+        for target in (0.70, 0.75, 0.80):
+            if target in reached:
+                epoch, elapsed = reached[target]
+                say(f"- {target:.0%} first reached after epoch {epoch}, at {elapsed / 60:.1f} min")
+            else:
+                say(f"- {target:.0%} not reached")
+        say("")
+
+    with open(RESULTS, "a") as results:
+        results.write("\n".join(lines) + "\n\n")
+    print("Appended to", RESULTS)
+
+
+if __name__ == "__main__":
+    main()
