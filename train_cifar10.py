@@ -46,20 +46,23 @@
 # picture on a CPU), while 30 epochs still make over 11,000 weight updates. 30 epochs take
 # about 19 minutes on a 2-core processor and reach about 81% test accuracy.
 
-# %%
-EPOCHS = 30
-BATCH_SIZE = 128
-LEARNING_RATE = 0.001
-SEED = 42
-DATA_DIR = None  # None: download CIFAR-10; or the path of a local copy
-OUTPUT_DIR = "outputs"  # where plots, metrics and the model are written
+# %% tags=["parameters"]
+epochs = 30
+batch_size = 128
+learning_rate = 0.001
+seed = 42
+data_dir = None  # None: download CIFAR-10; or the path of a local copy
+output_dir = "outputs"  # where plots, metrics and the model are written
+precision = "auto"  # or "float32", "mixed_bfloat16", "mixed_float16": see below
 
 # %% [markdown]
 # The same settings can be given on the command line, for example
 # `python train_cifar10.py --epochs 5`. In a notebook there is no command line (the
 # kernel's own arguments are in `sys.argv`), so there the values above apply: edit them
-# in the cell instead. We read the flags before loading TensorFlow, which takes a few
-# seconds, so that a mistyped flag is reported at once.
+# in the cell, or let papermill set them, as the cell is tagged `parameters`:
+# `papermill train_cifar10.ipynb run.ipynb -p data_dir PATH -p epochs 5`. We read the
+# flags before loading TensorFlow, which takes a few seconds, so that a mistyped flag is
+# reported at once.
 
 # %%
 import argparse
@@ -89,23 +92,31 @@ def seed_value(text):
 
 
 parser = argparse.ArgumentParser(description="Train a convolutional network on CIFAR-10.")
-parser.add_argument("--epochs", type=positive_int, default=EPOCHS)
-parser.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE)
-parser.add_argument("--learning-rate", type=positive_float, default=LEARNING_RATE)
-parser.add_argument("--seed", type=seed_value, default=SEED)
-parser.add_argument("--data-dir", default=DATA_DIR,
-                    help="cifar-10-batches-py folder, the folder holding it, "
-                         "or cifar-10-python.tar.gz (default: download)")
-parser.add_argument("--output-dir", default=OUTPUT_DIR)
-parser.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16", "mixed_float16"],
-                    default="auto", help="number format for the arithmetic (default: auto)")
+parser.add_argument("--epochs", type=positive_int, default=epochs)
+parser.add_argument("--batch-size", type=positive_int, default=batch_size)
+parser.add_argument("--learning-rate", type=positive_float, default=learning_rate)
+parser.add_argument("--seed", type=seed_value, default=seed)
+parser.add_argument(
+    "--data-dir",
+    default=data_dir,
+    help="cifar-10-batches-py folder, the folder holding it, "
+    "or cifar-10-python.tar.gz (default: download)",
+)
+parser.add_argument("--output-dir", default=output_dir)
+parser.add_argument(
+    "--precision",
+    choices=["auto", "float32", "mixed_bfloat16", "mixed_float16"],
+    default=precision,
+    help="number format for the arithmetic (default: auto)",
+)
 in_notebook = "ipykernel" in sys.modules
 args = parser.parse_args([] if in_notebook else None)
 if not in_notebook:
     sys.stdout.reconfigure(line_buffering=True)  # print each epoch at once, even into a log file
 
-EPOCHS, BATCH_SIZE, LEARNING_RATE, SEED = args.epochs, args.batch_size, args.learning_rate, args.seed
-DATA_DIR, OUTPUT_DIR = args.data_dir, args.output_dir
+epochs, batch_size = args.epochs, args.batch_size
+learning_rate, seed = args.learning_rate, args.seed
+data_dir, output_dir, precision = args.data_dir, args.output_dir, args.precision
 
 # %% [markdown]
 # Now the libraries. Keras builds and trains the network; TensorFlow is the engine
@@ -137,26 +148,27 @@ print("Keras", keras.__version__, "on the", keras.backend.backend(), "backend")
 # to go.
 
 # %%
-if os.path.exists(OUTPUT_DIR) and not os.path.isdir(OUTPUT_DIR):
-    sys.exit(f"error: the output folder {OUTPUT_DIR!r} is a file, not a folder")
+if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+    sys.exit(f"error: the output folder {output_dir!r} is a file, not a folder")
 try:
-    os.makedirs(OUTPUT_DIR, exist_ok=True)
-    probe = os.path.join(OUTPUT_DIR, ".write-test")
+    os.makedirs(output_dir, exist_ok=True)
+    probe = os.path.join(output_dir, ".write-test")
     open(probe, "w").close()
     os.remove(probe)
 except OSError as error:
-    sys.exit(f"error: cannot write to the output folder {OUTPUT_DIR!r}: {error.strerror}")
+    sys.exit(f"error: cannot write to the output folder {output_dir!r}: {error.strerror}")
 
 
 # %% [markdown]
 # Every file this tutorial writes goes through a temporary name first and is renamed
 # into place when complete. Renaming is atomic, so if the run is interrupted you find
 # either the old file or the new one, never a half-written one.
+# `done_with` shows a finished figure in a notebook, or frees its memory in a script.
 
 
 # %%
 def output_path(name):
-    return os.path.join(OUTPUT_DIR, name)
+    return os.path.join(output_dir, name)
 
 
 def write_atomically(name, write):
@@ -166,17 +178,45 @@ def write_atomically(name, write):
     os.replace(temporary, output_path(name))
 
 
+def done_with(fig):
+    """In a notebook, show the saved figure under the cell; in a script, free its memory."""
+    if in_notebook:
+        plt.show()
+    else:
+        plt.close(fig)
+
+
 # %% [markdown]
 # **Precision.** By default computers do this arithmetic with 32-bit floating-point
 # numbers (`float32`). Processors with fast 16-bit support compute twice as many numbers
 # per step in a 16-bit format, and neural networks barely notice the lost digits.
 # Keras' *mixed precision* computes in 16 bits and keeps the weights in 32 bits.
 # On `auto` we use `mixed_float16` on an NVIDIA GPU, `mixed_bfloat16` on a processor with
-# native bfloat16 instructions (recent Intel Xeon and AMD Zen 4 or newer), and plain
-# `float32` everywhere else, where 16 bits would be slower.
-
+# native bfloat16 instructions (recent Intel Xeon and AMD Zen 4 or newer) when TensorFlow
+# does the arithmetic, and plain `float32` everywhere else, where 16 bits would be slower.
+#
+# Keras 3 runs on three *backends*: TensorFlow (the default), JAX and PyTorch. Pick one
+# with the environment variable `KERAS_BACKEND`, e.g. `KERAS_BACKEND=jax python
+# train_cifar10.py`; the tutorial's code is the same for all three.
 
 # %%
+backend = keras.backend.backend()
+
+
+def has_gpu():
+    if backend == "tensorflow":
+        return bool(tf.config.list_physical_devices("GPU"))
+    if backend == "jax":
+        import jax
+
+        return jax.default_backend() == "gpu"
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    return False
+
+
 def cpu_has_bfloat16():
     try:
         with open("/proc/cpuinfo") as cpuinfo:
@@ -186,14 +226,18 @@ def cpu_has_bfloat16():
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-precision = args.precision
 if precision == "auto":
-    if keras.backend.backend() == "tensorflow" and tf.config.list_physical_devices("GPU"):
+    if has_gpu():
         precision = "mixed_float16"
-    elif cpu_has_bfloat16():
+    elif cpu_has_bfloat16() and backend == "tensorflow":
         precision = "mixed_bfloat16"
     else:
         precision = "float32"
+        if cpu_has_bfloat16():
+            print(
+                f"Note: float32 on the {backend} backend, where bfloat16 is not known to be "
+                "faster on this processor; --precision mixed_bfloat16 tries it."
+            )
 keras.mixed_precision.set_global_policy(precision)
 print("Precision:", precision)
 
@@ -202,13 +246,16 @@ print("Precision:", precision)
 # numbers, and TensorFlow's *op determinism* makes it pick the same order of arithmetic
 # every time. Together they make two runs with the same flags on the same CPU produce the
 # same numbers, epoch by epoch. Other hardware, library versions or a GPU (whose fastest
-# routines add numbers in varying order) can give slightly different results.
+# routines add numbers in varying order) can give slightly different results, and so can
+# the JAX and PyTorch backends, which have no such switch here.
 
 # %%
-keras.utils.set_random_seed(SEED)
-if keras.backend.backend() == "tensorflow":
+keras.utils.set_random_seed(seed)
+if backend == "tensorflow":
     tf.config.experimental.enable_op_determinism()
-print("Seed:", SEED)
+else:
+    print(f"Note: runs are seeded, but the {backend} backend may not repeat them exactly.")
+print("Seed:", seed)
 
 # %% [markdown]
 # ## 2. Load CIFAR-10
@@ -225,10 +272,8 @@ print("Seed:", SEED)
 
 # %%
 NUM_CLASSES = 10
-CLASS_NAMES = ["airplane", "automobile", "bird", "cat", "deer",
-               "dog", "frog", "horse", "ship", "truck"]
-BATCH_FILES = ["data_batch_1", "data_batch_2", "data_batch_3",
-               "data_batch_4", "data_batch_5", "test_batch"]
+CLASS_NAMES = "airplane automobile bird cat deer dog frog horse ship truck".split()  # labels 0-9
+BATCH_FILES = [f"data_batch_{number}" for number in range(1, 6)] + ["test_batch"]
 
 
 class DataError(Exception):
@@ -238,14 +283,19 @@ class DataError(Exception):
 class SafeUnpickler(pickle.Unpickler):
     """Unpickles NumPy arrays and plain values only; refuses anything that could run code."""
 
-    ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
-               ("numpy.core.multiarray", "_reconstruct"),
-               ("numpy._core.multiarray", "_reconstruct")}
+    ALLOWED = {
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+    }
 
     def find_class(self, module, name):
         if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"refused to load {module}.{name}, "
-                                         "which a CIFAR-10 file never needs")
+            raise pickle.UnpicklingError(
+                f"refused to load {module}.{name}, which a CIFAR-10 file never needs"
+            )
         if module == "numpy.core.multiarray":  # NumPy 2 renamed numpy.core to numpy._core
             module = "numpy._core.multiarray"
         return super().find_class(module, name)
@@ -268,22 +318,29 @@ def read_local_files(path):
                     name = os.path.basename(member.name)
                     if member.isfile() and name in BATCH_FILES:
                         files[name] = archive.extractfile(member).read()
-        except (tarfile.TarError, OSError, EOFError, zlib.error):
-            raise DataError(f"{path}: not a readable .tar.gz archive (damaged, cut short, "
-                            "or another kind of file)")
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
+            raise DataError(
+                f"{path}: not a readable .tar.gz archive (damaged, cut short, "
+                "or another kind of file)"
+            ) from error
     elif not os.path.isdir(path):
         raise DataError(f"{path}: no such file or folder")
     else:
-        folder = path if os.path.isfile(os.path.join(path, "test_batch")) else os.path.join(
-            path, "cifar-10-batches-py")
+        folder = (
+            path
+            if os.path.isfile(os.path.join(path, "test_batch"))
+            else os.path.join(path, "cifar-10-batches-py")
+        )
         for name in BATCH_FILES:
             if os.path.isfile(os.path.join(folder, name)):
                 with open(os.path.join(folder, name), "rb") as batch_file:
                     files[name] = batch_file.read()
     missing = [name for name in BATCH_FILES if name not in files]
     if missing:
-        raise DataError(f"{path}: no {', '.join(missing)} found; expected the cifar-10-batches-py "
-                        "folder, the folder holding it, or cifar-10-python.tar.gz")
+        raise DataError(
+            f"{path}: no {', '.join(missing)} found; expected the cifar-10-batches-py "
+            "folder, the folder holding it, or cifar-10-python.tar.gz"
+        )
     return files
 
 
@@ -300,12 +357,21 @@ def parse_batch(name, data):
         batch = SafeUnpickler(io.BytesIO(data), encoding="bytes").load()
         images, labels = batch[b"data"], np.asarray(batch[b"labels"])
     except Exception as error:  # a truncated or hostile pickle can fail in many ways
-        raise DataError(f"{name}: not a CIFAR-10 batch file ({type(error).__name__}: {error})")
-    if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 2 \
-            or images.shape[1] != 3072:
+        message = f"{type(error).__name__}: {error}"
+        raise DataError(f"{name}: not a CIFAR-10 batch file ({message})") from error
+    if (
+        not isinstance(images, np.ndarray)
+        or images.dtype != np.uint8
+        or images.ndim != 2
+        or images.shape[1] != 3072
+    ):
         raise DataError(f"{name}: b'data' should be uint8 rows of 3072 pixel values")
-    if labels.shape != (len(images),) or labels.dtype.kind not in "iu" \
-            or labels.min(initial=0) < 0 or labels.max(initial=0) > 9:
+    if (
+        labels.shape != (len(images),)
+        or labels.dtype.kind not in "iu"
+        or labels.min(initial=0) < 0
+        or labels.max(initial=0) > 9
+    ):
         raise DataError(f"{name}: b'labels' should be one class number 0-9 per picture")
     images = images.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     return images, labels.astype("uint8").reshape(-1, 1)
@@ -325,18 +391,20 @@ def load_local_cifar10(path):
 # what is wrong, before any time is spent on training.
 
 # %%
-if DATA_DIR is None:
+if data_dir is None:
     data_source = "keras.datasets.cifar10 (download)"
     try:
         (x_train, y_train), (x_test, y_test) = keras.datasets.cifar10.load_data()
     except Exception as error:
-        sys.exit(f"error: could not download CIFAR-10 ({error}). If this machine is offline, "
-                 "download cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html "
-                 "on another one and run: python train_cifar10.py --data-dir PATH")
+        sys.exit(
+            f"error: could not download CIFAR-10 ({error}). If this machine is offline, "
+            "download cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html "
+            "on another one and run: python train_cifar10.py --data-dir PATH"
+        )
 else:
-    data_source = os.path.abspath(DATA_DIR)
+    data_source = os.path.abspath(data_dir)
     try:
-        (x_train, y_train), (x_test, y_test) = load_local_cifar10(DATA_DIR)
+        (x_train, y_train), (x_test, y_test) = load_local_cifar10(data_dir)
     except DataError as error:
         sys.exit(f"error: {error}")
 
@@ -363,7 +431,7 @@ for index, ax in enumerate(axes.flat):
 fig.suptitle("CIFAR-10 training pictures")
 fig.tight_layout()
 write_atomically("samples.png", lambda path: fig.savefig(path, format="png", dpi=80))
-plt.close(fig)
+done_with(fig)
 
 # %% [markdown]
 # ## 4. Prepare the data
@@ -385,17 +453,22 @@ print("Label", y_train[0, 0], "->", y_train_onehot[0])
 # used, we show a slightly changed copy: flipped left-to-right half of the time and
 # shifted by up to 10% of its size (3 pixels). A flipped cat is still a cat, and the
 # network now sees many more distinct pictures. Keras' preprocessing layers do this; they
-# change pictures only during training, never when the model is used to predict. The
+# change pictures only during training, never when the model is used to predict;
+# `Pipeline` chains them, in a form `tf.data` can run whatever the backend. The
 # shifts are by whole pixels (`interpolation="nearest"`): shifting by fractions of a pixel
 # would blend neighbouring pixels and blur the training pictures, while the test pictures
 # stay sharp.
 
 # %%
-augment = keras.Sequential([
-    layers.RandomFlip("horizontal", seed=SEED, dtype="float32"),
-    layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", interpolation="nearest",
-                             seed=SEED, dtype="float32"),
-], name="augment")
+augment = keras.layers.Pipeline(
+    [
+        layers.RandomFlip("horizontal", seed=seed, dtype="float32"),
+        layers.RandomTranslation(
+            0.1, 0.1, fill_mode="reflect", interpolation="nearest", seed=seed, dtype="float32"
+        ),
+    ],
+    name="augment",
+)
 
 # %% [markdown]
 # **A stream of batches.** `tf.data` turns the arrays into a stream: it shuffles the
@@ -407,10 +480,12 @@ augment = keras.Sequential([
 # %%
 train_dataset = (
     tf.data.Dataset.from_tensor_slices((x_train, y_train_onehot))
-    .shuffle(len(x_train), seed=SEED)
-    .batch(BATCH_SIZE)
-    .map(lambda images, labels: (augment(images, training=True), labels),
-         num_parallel_calls=tf.data.AUTOTUNE)
+    .shuffle(len(x_train), seed=seed)
+    .batch(batch_size)
+    .map(
+        lambda images, labels: (augment(images, training=True), labels),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
     .prefetch(tf.data.AUTOTUNE)
 )
 
@@ -453,22 +528,25 @@ train_dataset = (
 # so the probabilities keep their full accuracy.
 
 # %%
-model = keras.Sequential([
-    keras.Input(shape=(32, 32, 3)),
-    layers.Rescaling(1.0 / 255),
-    layers.Conv2D(32, (3, 3), padding="same", activation="relu"),
-    layers.Conv2D(32, (3, 3), activation="relu"),
-    layers.MaxPooling2D((2, 2)),
-    layers.Dropout(0.25),
-    layers.Conv2D(64, (3, 3), padding="same", activation="relu"),
-    layers.Conv2D(64, (3, 3), activation="relu"),
-    layers.MaxPooling2D((2, 2)),
-    layers.Dropout(0.25),
-    layers.Flatten(),
-    layers.Dense(512, activation="relu"),
-    layers.Dropout(0.5),
-    layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32"),
-], name="cifar10_cnn")
+model = keras.Sequential(
+    [
+        keras.Input(shape=(32, 32, 3)),
+        layers.Rescaling(1.0 / 255),
+        layers.Conv2D(32, (3, 3), padding="same", activation="relu"),
+        layers.Conv2D(32, (3, 3), activation="relu"),
+        layers.MaxPooling2D((2, 2)),
+        layers.Dropout(0.25),
+        layers.Conv2D(64, (3, 3), padding="same", activation="relu"),
+        layers.Conv2D(64, (3, 3), activation="relu"),
+        layers.MaxPooling2D((2, 2)),
+        layers.Dropout(0.25),
+        layers.Flatten(),
+        layers.Dense(512, activation="relu"),
+        layers.Dropout(0.5),
+        layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32"),
+    ],
+    name="cifar10_cnn",
+)
 model.summary()
 
 # %% [markdown]
@@ -493,7 +571,7 @@ model.summary()
 # - The **metric**, accuracy, is the fraction of pictures whose most probable class is
 #   the right one: the number we care about, reported after each epoch.
 #
-# The learning rate follows a schedule: it climbs from a tenth of `LEARNING_RATE` to
+# The learning rate follows a schedule: it climbs from a tenth of `learning_rate` to
 # the full value over the first two epochs (a *warm-up*, which keeps the first large,
 # random steps from pushing the network somewhere it cannot recover from), then falls
 # along a cosine curve to zero by the last epoch, so the final epochs make small,
@@ -501,13 +579,13 @@ model.summary()
 # `learning_rate=` and schedule objects like this one instead.)
 
 # %%
-steps_per_epoch = math.ceil(len(x_train) / BATCH_SIZE)
-warmup_steps = min(2, EPOCHS) * steps_per_epoch
+steps_per_epoch = math.ceil(len(x_train) / batch_size)
+warmup_steps = min(2, epochs) * steps_per_epoch
 learning_rate_schedule = keras.optimizers.schedules.CosineDecay(
-    initial_learning_rate=LEARNING_RATE / 10,
-    warmup_target=LEARNING_RATE,
+    initial_learning_rate=learning_rate / 10,
+    warmup_target=learning_rate,
     warmup_steps=warmup_steps,
-    decay_steps=max(EPOCHS * steps_per_epoch - warmup_steps, 1),
+    decay_steps=max(epochs * steps_per_epoch - warmup_steps, 1),
 )
 model.compile(
     optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate_schedule),
@@ -564,8 +642,14 @@ class EpochTimer(keras.callbacks.Callback):
 backup_dir = output_path("backup")
 backup_history_file = os.path.join(backup_dir, "history.csv")
 backup_metadata_file = os.path.join(backup_dir, "training_metadata.json")  # BackupAndRestore's
-run_settings = {"epochs": EPOCHS, "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE,
-                "seed": SEED, "precision": precision, "data_source": data_source}
+run_settings = {
+    "epochs": epochs,
+    "batch_size": batch_size,
+    "learning_rate": learning_rate,
+    "seed": seed,
+    "precision": precision,
+    "data_source": data_source,
+}
 
 
 def read_json(path):
@@ -601,12 +685,12 @@ if read_json(os.path.join(backup_dir, "settings.json")) != run_settings:
 
 epochs_done = epochs_in_backup()
 if epochs_done:
-    print(f"Resuming from the backup: {epochs_done} of {EPOCHS} epochs are done.")
+    print(f"Resuming from the backup: {epochs_done} of {epochs} epochs are done.")
 if os.path.exists(backup_history_file):
     with open(backup_history_file) as log_file:
         log_lines = log_file.readlines()
     with open(backup_history_file, "w") as log_file:
-        log_file.writelines(log_lines[:1 + epochs_done] if epochs_done else [])
+        log_file.writelines(log_lines[: 1 + epochs_done] if epochs_done else [])
 
 # %% [markdown]
 # Now train. The callbacks run in the order listed: the epoch is logged before it is
@@ -625,15 +709,18 @@ callbacks = [
 try:
     history = model.fit(
         train_dataset,
-        epochs=EPOCHS,
+        epochs=epochs,
         validation_data=(x_test, y_test_onehot),
         callbacks=callbacks,
         shuffle=False,  # train_dataset already shuffles every epoch
         verbose=1 if sys.stdout.isatty() else 2,
     )
 except KeyboardInterrupt:
-    print(f"\nStopped after {epochs_in_backup()} of {EPOCHS} epochs; run the same command again "
-          "to continue from there.", file=sys.stderr)
+    print(
+        f"\nStopped after {epochs_in_backup()} of {epochs} epochs; run the same command again "
+        "to continue from there.",
+        file=sys.stderr,
+    )
     sys.exit(130)
 publish_history()
 
@@ -650,7 +737,7 @@ publish_history()
 # The final score: loss and accuracy over the 10,000 test pictures.
 
 # %%
-test_loss, test_accuracy = model.evaluate(x_test, y_test_onehot, batch_size=BATCH_SIZE, verbose=0)
+test_loss, test_accuracy = model.evaluate(x_test, y_test_onehot, batch_size=batch_size, verbose=0)
 print(f"Test loss: {test_loss:.4f}")
 print(f"Test accuracy: {test_accuracy:.2%}")
 
@@ -661,7 +748,7 @@ print(f"Test accuracy: {test_accuracy:.2%}")
 # highest one is its answer.
 
 # %%
-probabilities = model.predict(x_test, batch_size=BATCH_SIZE, verbose=0)
+probabilities = model.predict(x_test, batch_size=batch_size, verbose=0)
 predicted_classes = probabilities.argmax(axis=1)
 true_classes = y_test[:, 0]
 per_class_accuracy = {}
@@ -681,19 +768,20 @@ for class_index, class_name in enumerate(CLASS_NAMES):
 
 # %%
 epoch_log = np.genfromtxt(output_path("history.csv"), delimiter=",", names=True, ndmin=1)
+seconds_on_training_batches = float(epoch_log["train_seconds"].sum())
 metrics = {
     "test_accuracy": float(test_accuracy),
     "test_loss": float(test_loss),
     "per_class_accuracy": per_class_accuracy,
     "epochs_completed": len(epoch_log),
     "train_seconds": round(float(epoch_log["epoch_seconds"].sum()), 1),
-    "images_per_second": round(len(epoch_log) * len(x_train) / float(epoch_log["train_seconds"].sum()), 1),
-    "batch_size": BATCH_SIZE,
-    "learning_rate": LEARNING_RATE,
-    "seed": SEED,
+    "images_per_second": round(len(epoch_log) * len(x_train) / seconds_on_training_batches, 1),
+    "batch_size": batch_size,
+    "learning_rate": learning_rate,
+    "seed": seed,
     "precision": precision,
     "keras_version": keras.__version__,
-    "backend": keras.backend.backend(),
+    "backend": backend,
     "data_source": data_source,
 }
 
@@ -716,17 +804,17 @@ print(json.dumps(metrics, indent=2))
 
 # %%
 def plot_curves(metric, title, file_name):
-    epochs = np.arange(1, len(epoch_log) + 1)
+    epoch_numbers = np.arange(1, len(epoch_log) + 1)
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.plot(epochs, epoch_log[metric], "o-", label="training")
-    ax.plot(epochs, epoch_log["val_" + metric], "o-", label="test")
+    ax.plot(epoch_numbers, epoch_log[metric], "o-", label="training")
+    ax.plot(epoch_numbers, epoch_log["val_" + metric], "o-", label="test")
     ax.set_title(title)
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
     ax.legend()
     write_atomically(file_name, lambda path: fig.savefig(path, format="png", dpi=100))
-    plt.close(fig)
+    done_with(fig)
 
 
 plot_curves("accuracy", "Accuracy per epoch", "accuracy.png")
@@ -758,12 +846,15 @@ predictions = loaded_model.predict(new_pictures, verbose=0).argmax(axis=1)
 fig, axes = plt.subplots(2, 6, figsize=(12, 4.8))
 for ax, picture, predicted, true in zip(axes.flat, new_pictures, predictions, y_test[:12, 0]):
     ax.imshow(picture)
-    ax.set_title(f"{CLASS_NAMES[predicted]}\n(true: {CLASS_NAMES[true]})", fontsize=9,
-                 color="green" if predicted == true else "red")
+    ax.set_title(
+        f"{CLASS_NAMES[predicted]}\n(true: {CLASS_NAMES[true]})",
+        fontsize=9,
+        color="green" if predicted == true else "red",
+    )
     ax.axis("off")
 fig.tight_layout()
 write_atomically("predictions.png", lambda path: fig.savefig(path, format="png", dpi=80))
-plt.close(fig)
+done_with(fig)
 
 # %% [markdown]
 # Everything is written, so the backup has done its job. Deleting it means that running
@@ -771,7 +862,8 @@ plt.close(fig)
 
 # %%
 shutil.rmtree(backup_dir)
-print("Wrote", ", ".join(sorted(name for name in os.listdir(OUTPUT_DIR) if not name.startswith("."))))
+written = sorted(name for name in os.listdir(output_dir) if not name.startswith("."))
+print("Wrote", ", ".join(written))
 
 # %% [markdown]
 # ## What to try next

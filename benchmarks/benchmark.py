@@ -56,10 +56,14 @@ def machine():
     import keras
     import tensorflow as tf
 
-    return {"processor": model, "cores": os.cpu_count(),
-            "bfloat16 instructions": ", ".join(bf16) or "none",
-            "GPU": ", ".join(d.name for d in tf.config.list_physical_devices("GPU")) or "none",
-            "TensorFlow": tf.__version__, "Keras": keras.__version__}
+    return {
+        "processor": model,
+        "cores": os.cpu_count(),
+        "bfloat16 instructions": ", ".join(bf16) or "none",
+        "GPU": ", ".join(d.name for d in tf.config.list_physical_devices("GPU")) or "none",
+        "TensorFlow": tf.__version__,
+        "Keras": keras.__version__,
+    }
 
 
 def write_random_cifar10(folder, train_images, test_images):
@@ -69,8 +73,10 @@ def write_random_cifar10(folder, train_images, test_images):
     sizes = [train_images // 5] * 5 + [test_images]
     names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
     for name, size in zip(names, sizes):
-        record = {b"data": rng.integers(0, 256, size=(size, 3072), dtype=np.uint8),
-                  b"labels": [int(label) for label in rng.integers(0, 10, size=size)]}
+        record = {
+            b"data": rng.integers(0, 256, size=(size, 3072), dtype=np.uint8),
+            b"labels": [int(label) for label in rng.integers(0, 10, size=size)],
+        }
         with open(os.path.join(folder, name), "wb") as batch_file:
             pickle.dump(record, batch_file, protocol=4)
 
@@ -80,19 +86,34 @@ def read_history(path):
         return list(csv.DictReader(history_file))
 
 
-def tutorial_speed(data_dir, output_dir, train_images, epochs=3):
+def tutorial_speed(data_dir, output_dir, train_images, epochs=3, backend="tensorflow"):
     """Training images/s of the tutorial, from its own history.csv, first epoch left out."""
-    command = [sys.executable, TUTORIAL, "--data-dir", data_dir, "--output-dir", output_dir,
-               "--epochs", str(epochs)]
-    subprocess.run(command, check=True, capture_output=True)
-    seconds = [float(row["train_seconds"]) for row in read_history(
-        os.path.join(output_dir, "history.csv"))[1:]]
+    command = [
+        sys.executable,
+        TUTORIAL,
+        "--data-dir",
+        data_dir,
+        "--output-dir",
+        output_dir,
+        "--epochs",
+        str(epochs),
+    ]
+    env = dict(os.environ, KERAS_BACKEND=backend)
+    subprocess.run(command, check=True, capture_output=True, env=env)
+    seconds = [
+        float(row["train_seconds"])
+        for row in read_history(os.path.join(output_dir, "history.csv"))[1:]
+    ]
     return train_images * len(seconds) / sum(seconds)
 
 
 def classic_speed(train_images):
-    output = subprocess.run([sys.executable, CLASSIC, "--images", str(train_images)],
-                            check=True, capture_output=True, text=True).stdout
+    output = subprocess.run(
+        [sys.executable, CLASSIC, "--images", str(train_images)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return float(output.split("images_per_second")[1])
 
 
@@ -150,15 +171,26 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=2, help="A B rounds (default 2)")
     parser.add_argument("--images", type=int, default=10000, help="training images per epoch")
-    parser.add_argument("--full-run", metavar="DATA_DIR",
-                        help="also run the tutorial with its defaults on this CIFAR-10 copy")
+    parser.add_argument(
+        "--full-run",
+        metavar="DATA_DIR",
+        help="also run the tutorial with its defaults on this CIFAR-10 copy",
+    )
     parser.add_argument("--history", help="report the accuracy over time of this history.csv")
-    parser.add_argument("--data-label", default="CIFAR-10 (JPEG copy)",
-                        help="what the real data is, for the report")
+    parser.add_argument(
+        "--backends", default="", help="also time the tutorial on these Keras backends: jax,torch"
+    )
+    parser.add_argument(
+        "--data-label", default="CIFAR-10 (JPEG copy)", help="what the real data is, for the report"
+    )
     args = parser.parse_args()
 
-    lines = [f"## {datetime.datetime.now():%Y-%m-%d %H:%M}", "",
-             "Command: `" + " ".join(shlex.quote(a) for a in ["python"] + sys.argv) + "`", ""]
+    lines = [
+        f"## {datetime.datetime.now():%Y-%m-%d %H:%M}",
+        "",
+        "Command: `" + " ".join(shlex.quote(a) for a in ["python"] + sys.argv) + "`",
+        "",
+    ]
 
     def say(text=""):
         print(text, flush=True)
@@ -167,8 +199,10 @@ def main():
     with tempfile.TemporaryDirectory() as scratch:
         data_dir = os.path.join(scratch, "cifar-10-batches-py")
         write_random_cifar10(data_dir, args.images, 1000)
-        say(f"Training speed, {args.images:,} random pictures per epoch, first epoch left out, "
-            "in turns (A = tutorial, B = classic setup):")
+        say(
+            f"Training speed, {args.images:,} random pictures per epoch, first epoch left out, "
+            "in turns (A = tutorial, B = classic setup):"
+        )
         say("")
         say("| round | A: tutorial, images/s | B: classic setup, images/s | A / B |")
         say("| --- | --- | --- | --- |")
@@ -177,12 +211,32 @@ def main():
             output_dir = os.path.join(scratch, f"out{round_number}")
             tutorial.append(tutorial_speed(data_dir, output_dir, args.images))
             classic.append(classic_speed(args.images))
-            say(f"| {round_number} | {tutorial[-1]:,.0f} | {classic[-1]:,.0f} | "
-                f"{tutorial[-1] / classic[-1]:.2f} |")
+            say(
+                f"| {round_number} | {tutorial[-1]:,.0f} | {classic[-1]:,.0f} | "
+                f"{tutorial[-1] / classic[-1]:.2f} |"
+            )
         ratio = statistics.mean(tutorial) / statistics.mean(classic)
-        say(f"| mean | {statistics.mean(tutorial):,.0f} | {statistics.mean(classic):,.0f} | "
-            f"{ratio:.2f} |")
+        say(
+            f"| mean | {statistics.mean(tutorial):,.0f} | {statistics.mean(classic):,.0f} | "
+            f"{ratio:.2f} |"
+        )
         say("")
+
+        if args.backends:
+            say("The tutorial on each Keras backend, in turns, images/s:")
+            say("")
+            backends = ["tensorflow"] + args.backends.split(",")
+            say("| round | " + " | ".join(backends) + " |")
+            say("| --- |" + " --- |" * len(backends))
+            for round_number in range(1, args.rounds + 1):
+                speeds = []
+                for backend in backends:
+                    backend_dir = os.path.join(scratch, f"{backend}{round_number}")
+                    speeds.append(
+                        tutorial_speed(data_dir, backend_dir, args.images, backend=backend)
+                    )
+                say(f"| {round_number} | " + " | ".join(f"{v:,.0f}" for v in speeds) + " |")
+            say("")
 
         import json
 
@@ -194,8 +248,11 @@ def main():
         forward, training = training_flops_per_image(model)
 
     info = machine()
-    matmul_dtype = "bfloat16" if precision == "mixed_bfloat16" else (
-        "float16" if precision == "mixed_float16" else "float32")
+    matmul_dtype = (
+        "bfloat16"
+        if precision == "mixed_bfloat16"
+        else ("float16" if precision == "mixed_float16" else "float32")
+    )
     peak = matmul_peak(matmul_dtype)
     achieved = statistics.mean(tutorial) * training
     say("| machine | |")
@@ -204,25 +261,35 @@ def main():
         say(f"| {key} | {value} |")
     say(f"| tutorial's precision | {precision} |")
     say("")
-    say(f"FLOPs per training image: {training / 1e6:.1f} M ({forward / 1e6:.1f} M forward, "
-        "from the layer shapes).")
-    say(f"Achieved: {achieved / 1e9:.1f} GFLOP/s; {matmul_dtype} matrix-multiply peak measured "
-        f"here: {peak / 1e9:.1f} GFLOP/s; {achieved / peak:.0%} of peak.")
+    say(
+        f"FLOPs per training image: {training / 1e6:.1f} M ({forward / 1e6:.1f} M forward, "
+        "from the layer shapes)."
+    )
+    say(
+        f"Achieved: {achieved / 1e9:.1f} GFLOP/s; {matmul_dtype} matrix-multiply peak measured "
+        f"here: {peak / 1e9:.1f} GFLOP/s; {achieved / peak:.0%} of peak."
+    )
     say("")
 
     history_path = args.history
     if args.full_run:
         run_dir = os.path.join(HERE, "full_run")
         start = time.perf_counter()
-        subprocess.run([sys.executable, TUTORIAL, "--data-dir", args.full_run, "--output-dir",
-                        run_dir], check=True)
-        say(f"Full default run: `python train_cifar10.py --data-dir {args.full_run}`, "
-            f"{time.perf_counter() - start:.0f} s from start to finish, outputs in {run_dir}.")
+        subprocess.run(
+            [sys.executable, TUTORIAL, "--data-dir", args.full_run, "--output-dir", run_dir],
+            check=True,
+        )
+        say(
+            f"Full default run: `python train_cifar10.py --data-dir {args.full_run}`, "
+            f"{time.perf_counter() - start:.0f} s from start to finish, outputs in {run_dir}."
+        )
         history_path = os.path.join(run_dir, "history.csv")
     if history_path:
         rows, reached = accuracy_over_time(read_history(history_path))
-        say(f"Test accuracy per epoch on {args.data_label}, from `{os.path.relpath(history_path)}` "
-            "(elapsed: training and per-epoch test pass, from the start of epoch 1):")
+        say(
+            f"Test accuracy per epoch on {args.data_label}, from `{os.path.relpath(history_path)}` "
+            "(elapsed: training and per-epoch test pass, from the start of epoch 1):"
+        )
         say("")
         say("| epoch | elapsed | test accuracy |")
         say("| --- | --- | --- |")

@@ -26,23 +26,28 @@ x_train = rng.integers(0, 256, size=(args.images, 32, 32, 3), dtype=np.uint8)
 x_train = x_train.astype("float32") / 255
 y_train = keras.utils.to_categorical(rng.integers(0, 10, size=args.images), 10)
 
-model = keras.Sequential([
-    keras.Input(shape=(32, 32, 3)),
-    layers.Conv2D(32, (3, 3), padding="same", activation="relu"),
-    layers.Conv2D(32, (3, 3), activation="relu"),
-    layers.MaxPooling2D((2, 2)),
-    layers.Dropout(0.25),
-    layers.Conv2D(64, (3, 3), padding="same", activation="relu"),
-    layers.Conv2D(64, (3, 3), activation="relu"),
-    layers.MaxPooling2D((2, 2)),
-    layers.Dropout(0.25),
-    layers.Flatten(),
-    layers.Dense(512, activation="relu"),
-    layers.Dropout(0.5),
-    layers.Dense(10, activation="softmax"),
-])
-model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=1e-4),
-              loss="categorical_crossentropy", metrics=["accuracy"])
+model = keras.Sequential(
+    [
+        keras.Input(shape=(32, 32, 3)),
+        layers.Conv2D(32, (3, 3), padding="same", activation="relu"),
+        layers.Conv2D(32, (3, 3), activation="relu"),
+        layers.MaxPooling2D((2, 2)),
+        layers.Dropout(0.25),
+        layers.Conv2D(64, (3, 3), padding="same", activation="relu"),
+        layers.Conv2D(64, (3, 3), activation="relu"),
+        layers.MaxPooling2D((2, 2)),
+        layers.Dropout(0.25),
+        layers.Flatten(),
+        layers.Dense(512, activation="relu"),
+        layers.Dropout(0.5),
+        layers.Dense(10, activation="softmax"),
+    ]
+)
+model.compile(
+    optimizer=keras.optimizers.RMSprop(learning_rate=1e-4),
+    loss="categorical_crossentropy",
+    metrics=["accuracy"],
+)
 
 
 class EpochClock(keras.callbacks.Callback):
@@ -54,7 +59,8 @@ class EpochClock(keras.callbacks.Callback):
 
 
 clock = EpochClock()
-model.fit(x_train, y_train, batch_size=32, epochs=args.epochs, shuffle=True, verbose=0,
-          callbacks=[clock])
+model.fit(
+    x_train, y_train, batch_size=32, epochs=args.epochs, shuffle=True, verbose=0, callbacks=[clock]
+)
 steady = clock.seconds[1:]
 print(f"images_per_second {args.images * len(steady) / sum(steady):.1f}")

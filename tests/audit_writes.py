@@ -18,12 +18,14 @@ def record(event, args):
     if event == "open" and isinstance(args[0], (str, bytes)):
         path, mode, flags = args
         writes = any(letter in (mode or "") for letter in "wax+") or bool(
-            (flags or 0) & (os.O_WRONLY | os.O_RDWR))
+            (flags or 0) & (os.O_WRONLY | os.O_RDWR)
+        )
         if writes:
             events.append(["write", os.path.abspath(os.fsdecode(path))])
     elif event == "os.rename":
-        events.append(["rename", os.path.abspath(os.fsdecode(args[0])),
-                       os.path.abspath(os.fsdecode(args[1]))])
+        events.append(
+            ["rename", os.path.abspath(os.fsdecode(args[0])), os.path.abspath(os.fsdecode(args[1]))]
+        )
 
 
 def save_log():

@@ -12,10 +12,26 @@ import tarfile
 
 import numpy as np
 
-BATCH_FILES = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
-               "test_batch"]
-CLASS_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
-               "truck"]
+BATCH_FILES = [
+    "data_batch_1",
+    "data_batch_2",
+    "data_batch_3",
+    "data_batch_4",
+    "data_batch_5",
+    "test_batch",
+]
+CLASS_NAMES = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+]
 
 
 class Python2Pickler(pickle._Pickler):
@@ -88,8 +104,15 @@ def write_cifar10(root, per_batch=60, test_size=100, seed=0):
         with open(os.path.join(folder, name), "wb") as batch_file:
             batch_file.write(python2_pickle(batch_record(images, labels, name)))
     with open(os.path.join(folder, "batches.meta"), "wb") as meta_file:
-        meta_file.write(python2_pickle({b"label_names": [c.encode() for c in CLASS_NAMES],
-                                        b"num_cases_per_batch": per_batch, b"num_vis": 3072}))
+        meta_file.write(
+            python2_pickle(
+                {
+                    b"label_names": [c.encode() for c in CLASS_NAMES],
+                    b"num_cases_per_batch": per_batch,
+                    b"num_vis": 3072,
+                }
+            )
+        )
     return folder
 
 

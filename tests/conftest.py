@@ -13,13 +13,21 @@ SCRIPT = os.path.join(ROOT, "train_cifar10.py")
 def run_tutorial(*flags, env=None, timeout=600):
     """Run train_cifar10.py as a learner would, and return the finished process."""
     full_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
-    return subprocess.run([sys.executable, SCRIPT, *map(str, flags)], capture_output=True,
-                          text=True, env=full_env, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, SCRIPT, *map(str, flags)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def describe(process):
-    return f"exit {process.returncode}\n--- stdout ---\n{process.stdout[-4000:]}\n" \
-           f"--- stderr ---\n{process.stderr[-4000:]}"
+    return (
+        f"exit {process.returncode}\n--- stdout ---\n{process.stdout[-4000:]}\n"
+        f"--- stderr ---\n{process.stderr[-4000:]}"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -34,8 +42,18 @@ def tiny_cifar10(tmp_path_factory):
 def tutorial_run(tiny_cifar10, tmp_path_factory):
     """One whole run of the tutorial on the tiny data, shared by the tests that read its outputs."""
     output_dir = tmp_path_factory.mktemp("outputs")
-    process = run_tutorial("--data-dir", tiny_cifar10, "--output-dir", output_dir,
-                           "--epochs", 3, "--batch-size", 64, "--seed", 1)
+    process = run_tutorial(
+        "--data-dir",
+        tiny_cifar10,
+        "--output-dir",
+        output_dir,
+        "--epochs",
+        3,
+        "--batch-size",
+        64,
+        "--seed",
+        1,
+    )
     assert process.returncode == 0, describe(process)
     return process, output_dir
 
@@ -44,6 +62,10 @@ def start_tutorial(*flags, log_dir):
     """Start train_cifar10.py in the background, its output going to files in log_dir."""
     stdout = open(os.path.join(log_dir, "stdout.txt"), "w")
     stderr = open(os.path.join(log_dir, "stderr.txt"), "w")
-    return subprocess.Popen([sys.executable, SCRIPT, *map(str, flags)], stdout=stdout,
-                            stderr=stderr, stdin=subprocess.DEVNULL,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    return subprocess.Popen(
+        [sys.executable, SCRIPT, *map(str, flags)],
+        stdout=stdout,
+        stderr=stderr,
+        stdin=subprocess.DEVNULL,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )

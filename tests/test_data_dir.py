@@ -43,7 +43,8 @@ def test_a_pickle_that_runs_code_is_refused(tiny_cifar10, tmp_path):
             (data_dir / name).write_bytes(source.read())
     marker = tmp_path / "code-was-run"
     (data_dir / "data_batch_3").write_bytes(
-        pickle.dumps({b"data": RunsCode(marker), b"labels": []}, protocol=2))
+        pickle.dumps({b"data": RunsCode(marker), b"labels": []}, protocol=2)
+    )
     output_dir = tmp_path / "out"
     process = run_tutorial("--data-dir", data_dir, "--output-dir", output_dir)
     assert process.returncode == 1, describe(process)

@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 from matplotlib import image as mpimg
 
-EXPECTED_FILES = ["samples.png", "accuracy.png", "loss.png", "predictions.png", "history.csv",
-                  "metrics.json", "cifar10_cnn.keras"]
+EXPECTED_FILES = [
+    "samples.png",
+    "accuracy.png",
+    "loss.png",
+    "predictions.png",
+    "history.csv",
+    "metrics.json",
+    "cifar10_cnn.keras",
+]
 
 
 def test_every_output_is_written_and_nothing_else(tutorial_run):
@@ -49,7 +56,8 @@ def test_metrics_json_has_sane_values(tutorial_run):
     assert metrics["backend"] == "tensorflow"
     assert metrics["data_source"]
     assert sorted(metrics["per_class_accuracy"]) == sorted(
-        ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"])
+        ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    )
     # The printed test accuracy is the one saved.
     assert f"Test accuracy: {metrics['test_accuracy']:.2%}" in process.stdout
 

@@ -46,8 +46,11 @@ def test_total_parameter_count(tutorial_run):
 def test_height_and_width_through_the_network(tutorial_run):
     chain = re.search(r"(\d+) \(input\)((?: → \d+ \([^)]*\))+)", prose())
     quoted = [int(chain.group(1))] + [int(size) for size in re.findall(r"→ (\d+)", chain.group(2))]
-    printed = [32] + [shape[0] for kind, shape, _ in summary_rows(tutorial_run[0].stdout)
-                      if kind in ("Conv2D", "MaxPooling2D")]
+    printed = [32] + [
+        shape[0]
+        for kind, shape, _ in summary_rows(tutorial_run[0].stdout)
+        if kind in ("Conv2D", "MaxPooling2D")
+    ]
     assert quoted == printed
 
 
@@ -57,15 +60,19 @@ def test_flatten_and_dense_arithmetic(tutorial_run):
     first_dense = next(count for kind, _, count in rows if kind == "Dense")
     text = prose()
     assert number(re.search(r"one list of ([\d,]+) numbers", text).group(1)) == flatten_size
-    inputs, units, biases, total = map(number, re.search(
-        r"([\d,]+) inputs × (\d+) units \+ (\d+) biases = ([\d,]+)", text).groups())
+    inputs, units, biases, total = map(
+        number,
+        re.search(r"([\d,]+) inputs × (\d+) units \+ (\d+) biases = ([\d,]+)", text).groups(),
+    )
     assert (inputs, units * inputs + biases) == (flatten_size, total) and total == first_dense
 
 
 def test_first_convolution_arithmetic(tutorial_run):
-    first_conv = next(count for kind, _, count in summary_rows(tutorial_run[0].stdout)
-                      if kind == "Conv2D")
-    match = re.search(r"(\d)×(\d)×(\d) weights \+ 1 bias per\s+filter, times (\d+) filters = ([\d,]+)",
-                      prose())
+    first_conv = next(
+        count for kind, _, count in summary_rows(tutorial_run[0].stdout) if kind == "Conv2D"
+    )
+    match = re.search(
+        r"(\d)×(\d)×(\d) weights \+ 1 bias per filter, times (\d+) filters = ([\d,]+)", prose()
+    )
     height, width, channels, filters, total = (number(group) for group in match.groups())
     assert (height * width * channels + 1) * filters == total == first_conv

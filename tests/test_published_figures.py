@@ -29,8 +29,11 @@ def test_committed_run_is_complete():
 def test_readme_table_matches_the_committed_run():
     metrics = committed_metrics()
     readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
-    row = re.search(r"\| CIFAR-10 \(JPEG copy\) \| ([\d.]+)% \| (\d+) \| ([\d,]+) s \(([\d.]+) min\) "
-                    r"\| ([\d,]+) \|", readme)
+    row = re.search(
+        r"\| CIFAR-10 \(JPEG copy\) \| ([\d.]+)% \| (\d+) \| ([\d,]+) s \(([\d.]+) min\) "
+        r"\| ([\d,]+) \|",
+        readme,
+    )
     assert row, "README.md has no results row"
     accuracy, epochs, seconds, minutes, images_per_second = row.groups()
     assert float(accuracy) == round(metrics["test_accuracy"] * 100, 2)
@@ -43,11 +46,14 @@ def test_readme_table_matches_the_committed_run():
 def test_tutorial_prose_matches_the_committed_run():
     metrics = committed_metrics()
     script = open(SCRIPT, encoding="utf-8").read()
-    epochs = int(re.search(r"^EPOCHS = (\d+)", script, re.MULTILINE).group(1))
+    epochs = int(re.search(r"^epochs = (\d+)", script, re.MULTILINE).group(1))
     assert epochs == metrics["epochs_completed"]
     text = prose()
-    settings = re.search(r"(\d+) epochs take about (\d+) minutes on a 2-core processor and "
-                         r"reach about (\d+)% test accuracy", text)
+    settings = re.search(
+        r"(\d+) epochs take about (\d+) minutes on a 2-core processor and "
+        r"reach about (\d+)% test accuracy",
+        text,
+    )
     assert settings, "the settings prose no longer quotes the run"
     assert int(settings.group(1)) == epochs
     assert int(settings.group(2)) == round(metrics["train_seconds"] / 60)
@@ -63,14 +69,18 @@ def script_setting(name):
 
 def test_committed_run_used_the_default_settings():
     metrics = committed_metrics()
-    assert metrics["batch_size"] == int(script_setting("BATCH_SIZE"))
-    assert metrics["learning_rate"] == float(script_setting("LEARNING_RATE"))
-    assert metrics["seed"] == int(script_setting("SEED"))
+    assert metrics["batch_size"] == int(script_setting("batch_size"))
+    assert metrics["learning_rate"] == float(script_setting("learning_rate"))
+    assert metrics["seed"] == int(script_setting("seed"))
 
 
 def test_readme_settings_table_matches_the_script():
     readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
-    for flag, name in [("--epochs N", "EPOCHS"), ("--batch-size N", "BATCH_SIZE"),
-                       ("--learning-rate X", "LEARNING_RATE"), ("--seed N", "SEED")]:
+    for flag, name in [
+        ("--epochs N", "epochs"),
+        ("--batch-size N", "batch_size"),
+        ("--learning-rate X", "learning_rate"),
+        ("--seed N", "seed"),
+    ]:
         row = re.search(rf"\| `{flag}` \| ([^|]+) \|", readme)
         assert row and row.group(1).strip() == script_setting(name), (flag, row)

@@ -16,8 +16,15 @@ from cifar_files import batch_record, python2_pickle, write_archive, write_cifar
 from conftest import SCRIPT, describe, run_tutorial, start_tutorial
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FINAL_OUTPUTS = ["samples.png", "history.csv", "metrics.json", "accuracy.png", "loss.png",
-                 "cifar10_cnn.keras", "predictions.png"]
+FINAL_OUTPUTS = [
+    "samples.png",
+    "history.csv",
+    "metrics.json",
+    "accuracy.png",
+    "loss.png",
+    "cifar10_cnn.keras",
+    "predictions.png",
+]
 
 
 def history_rows(output_dir):
@@ -28,13 +35,13 @@ def history_rows(output_dir):
 @pytest.fixture(scope="module")
 def slow_data(tmp_path_factory):
     """2,000 training pictures: at batch 32 an epoch lasts seconds, long enough to interrupt."""
-    return write_cifar10(str(tmp_path_factory.mktemp("slow_cifar10")), per_batch=400,
-                         test_size=200, seed=5)
+    return write_cifar10(
+        str(tmp_path_factory.mktemp("slow_cifar10")), per_batch=400, test_size=200, seed=5
+    )
 
 
 def start_and_wait_for_first_epoch(slow_data, output_dir, log_dir):
-    flags = ["--data-dir", slow_data, "--output-dir", output_dir, "--epochs", 3,
-             "--batch-size", 32]
+    flags = ["--data-dir", slow_data, "--output-dir", output_dir, "--epochs", 3, "--batch-size", 32]
     process = start_tutorial(*flags, log_dir=log_dir)
     metadata = os.path.join(output_dir, "backup", "training_metadata.json")
     deadline = time.monotonic() + 300
@@ -76,13 +83,14 @@ def test_ctrl_c_or_kill_says_what_was_saved_and_exits_130(slow_data, tmp_path, s
     stderr = (tmp_path / "stderr.txt").read_text()
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1] == (
-        "Stopped after 1 of 3 epochs; run the same command again to continue from there.")
+        "Stopped after 1 of 3 epochs; run the same command again to continue from there."
+    )
     assert [int(row["epoch"]) for row in history_rows(output_dir)] == [0]
 
 
 def test_rerun_after_a_finished_run_is_a_fresh_run(tiny_cifar10, tmp_path):
     flags = ["--data-dir", tiny_cifar10, "--output-dir", tmp_path, "--epochs", 2]
-    for attempt in range(2):
+    for _ in range(2):  # the second run must not resume the finished first one
         process = run_tutorial(*flags)
         assert process.returncode == 0, describe(process)
         assert "Resuming" not in process.stdout and "Epoch 1/2" in process.stdout
@@ -105,34 +113,65 @@ def test_same_seed_same_metrics_and_every_output_written_atomically(tiny_cifar10
     histories = []
     for run in ("audited", "plain"):
         output_dir = tmp_path / run
-        flags = ["--data-dir", tiny_cifar10, "--output-dir", output_dir, "--epochs", 2,
-                 "--batch-size", 32, "--seed", 11]
+        flags = [
+            "--data-dir",
+            tiny_cifar10,
+            "--output-dir",
+            output_dir,
+            "--epochs",
+            2,
+            "--batch-size",
+            32,
+            "--seed",
+            11,
+        ]
         if run == "audited":
             audit_log = tmp_path / "audit.json"
             process = subprocess.run(
-                [sys.executable, os.path.join(HERE, "audit_writes.py"), audit_log, SCRIPT,
-                 *map(str, flags)], capture_output=True, text=True, timeout=600)
+                [
+                    sys.executable,
+                    os.path.join(HERE, "audit_writes.py"),
+                    audit_log,
+                    SCRIPT,
+                    *map(str, flags),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
         else:
             process = run_tutorial(*flags)
         assert process.returncode == 0, describe(process)
-        histories.append([{key: value for key, value in row.items() if "seconds" not in key}
-                          for row in history_rows(output_dir)])
+        histories.append(
+            [
+                {key: value for key, value in row.items() if "seconds" not in key}
+                for row in history_rows(output_dir)
+            ]
+        )
     assert histories[0] == histories[1]
     assert len(histories[0]) == 2
 
     events = json.loads(audit_log.read_text())
     audited_dir = str(tmp_path / "audited")
-    written = {os.path.basename(path) for kind, path, *_ in events
-               if kind == "write" and os.path.dirname(path) == audited_dir}
+    written = {
+        os.path.basename(path)
+        for kind, path, *_ in events
+        if kind == "write" and os.path.dirname(path) == audited_dir
+    }
     assert not written & set(FINAL_OUTPUTS), f"written in place: {written & set(FINAL_OUTPUTS)}"
-    renamed = {os.path.basename(target): os.path.basename(source)
-               for kind, *paths in events if kind == "rename"
-               for source, target in [paths] if os.path.dirname(target) == audited_dir}
+    renamed = {
+        os.path.basename(target): os.path.basename(source)
+        for kind, *paths in events
+        if kind == "rename"
+        for source, target in [paths]
+        if os.path.dirname(target) == audited_dir
+    }
     for name in FINAL_OUTPUTS:
         assert renamed.get(name) == ".tmp-" + name, (name, renamed)
 
 
 # ---- Bad input: one line naming the file and the problem, exit 1, nothing written. ----
+
 
 def copy_of(tiny_cifar10, tmp_path):
     folder = tmp_path / "cifar-10-batches-py"
@@ -185,11 +224,22 @@ def bad_data(kind, tiny_cifar10, tmp_path):
     return folder, {"missing batch file": ["data_batch_4"]}.get(kind, ["data_batch_2"])
 
 
-@pytest.mark.parametrize("kind", [
-    "missing folder", "empty folder", "missing batch file", "truncated pickle", "corrupt pickle",
-    "wrong shape", "wrong dtype", "label out of range", "not a dictionary", "not a tar archive",
-    "truncated archive",
-])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "missing folder",
+        "empty folder",
+        "missing batch file",
+        "truncated pickle",
+        "corrupt pickle",
+        "wrong shape",
+        "wrong dtype",
+        "label out of range",
+        "not a dictionary",
+        "not a tar archive",
+        "truncated archive",
+    ],
+)
 def test_bad_data_is_refused_with_one_line(kind, tiny_cifar10, tmp_path):
     data_dir, words = bad_data(kind, tiny_cifar10, tmp_path)
     output_dir = tmp_path / "out"
@@ -208,7 +258,8 @@ def test_output_folder_that_is_a_file_is_refused_at_once(tiny_cifar10, tmp_path)
     process = run_tutorial("--data-dir", tiny_cifar10, "--output-dir", tmp_path / "outputs")
     assert process.returncode == 1, describe(process)
     assert process.stderr.strip().splitlines()[-1] == (
-        f"error: the output folder '{tmp_path / 'outputs'}' is a file, not a folder")
+        f"error: the output folder '{tmp_path / 'outputs'}' is a file, not a folder"
+    )
     assert "Epoch 1" not in process.stdout
 
 
