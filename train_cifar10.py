@@ -30,7 +30,9 @@
 # internet, point it at a copy you downloaded elsewhere: `python train_cifar10.py
 # --data-dir PATH`. `python train_cifar10.py --help` lists every flag. The file is also a
 # notebook: editors that read the "percent" format (VS Code, PyCharm, Spyder, or
-# JupyterLab with Jupytext) show each `# %%` block as a cell you can run on its own.
+# JupyterLab with Jupytext) show each `# %%` block as a cell you can run on its own, and
+# `train_cifar10.ipynb` is the same tutorial as a Jupyter notebook. It runs on any of
+# Keras' backends: `KERAS_BACKEND=jax python train_cifar10.py` (or `torch`).
 
 # %% [markdown]
 # ## 1. Setup
@@ -42,8 +44,8 @@
 # fixes the random choices (starting weights, order of pictures), so two runs match.
 #
 # Why these values: a batch of 128 pictures gives the processor blocks of work big enough
-# to run at full speed (batches of 32, as in older examples, take about twice as long per
-# picture on a CPU), while 30 epochs still make over 11,000 weight updates. 30 epochs take
+# to keep it busy (the batches of 32 of older examples leave it idle much of the time),
+# while 30 epochs still make over 11,000 weight updates. 30 epochs take
 # about 19 minutes on a 2-core processor and reach about 81% test accuracy.
 
 # %% tags=["parameters"]
@@ -120,8 +122,8 @@ data_dir, output_dir, precision = args.data_dir, args.output_dir, args.precision
 
 # %% [markdown]
 # Now the libraries. Keras builds and trains the network; TensorFlow is the engine
-# underneath that does the arithmetic and feeds it the data. NumPy holds the pictures as
-# arrays; matplotlib draws them.
+# underneath that does the arithmetic (unless you pick another backend, see below) and
+# feeds it the data. NumPy holds the pictures as arrays; matplotlib draws them.
 
 # %%
 import io
