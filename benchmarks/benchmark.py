@@ -86,7 +86,7 @@ def read_history(path):
         return list(csv.DictReader(history_file))
 
 
-def tutorial_speed(data_dir, output_dir, train_images, epochs=3, backend="tensorflow"):
+def tutorial_speed(data_dir, output_dir, train_images, epochs=3, backend="tensorflow", flags=()):
     """Training images/s of the tutorial, from its own history.csv, first epoch left out."""
     command = [
         sys.executable,
@@ -97,6 +97,7 @@ def tutorial_speed(data_dir, output_dir, train_images, epochs=3, backend="tensor
         output_dir,
         "--epochs",
         str(epochs),
+        *flags,
     ]
     env = dict(os.environ, KERAS_BACKEND=backend)
     subprocess.run(command, check=True, capture_output=True, env=env)
@@ -181,6 +182,11 @@ def main():
         "--backends", default="", help="also time the tutorial on these Keras backends: jax,torch"
     )
     parser.add_argument(
+        "--precisions",
+        default="",
+        help="also time the tutorial with each --precision, e.g. float32,mixed_bfloat16",
+    )
+    parser.add_argument(
         "--data-label", default="CIFAR-10 (JPEG copy)", help="what the real data is, for the report"
     )
     args = parser.parse_args()
@@ -235,6 +241,21 @@ def main():
                     speeds.append(
                         tutorial_speed(data_dir, backend_dir, args.images, backend=backend)
                     )
+                say(f"| {round_number} | " + " | ".join(f"{v:,.0f}" for v in speeds) + " |")
+            say("")
+
+        if args.precisions:
+            say("The tutorial with each --precision, in turns, images/s:")
+            say("")
+            precisions = args.precisions.split(",")
+            say("| round | " + " | ".join(precisions) + " |")
+            say("| --- |" + " --- |" * len(precisions))
+            for round_number in range(1, args.rounds + 1):
+                speeds = []
+                for choice in precisions:
+                    choice_dir = os.path.join(scratch, f"{choice}{round_number}")
+                    flags = ["--precision", choice]
+                    speeds.append(tutorial_speed(data_dir, choice_dir, args.images, flags=flags))
                 say(f"| {round_number} | " + " | ".join(f"{v:,.0f}" for v in speeds) + " |")
             say("")
 
