@@ -359,7 +359,7 @@ def parse_batch(name, data):
         batch = SafeUnpickler(io.BytesIO(data), encoding="bytes").load()
         images, labels = batch[b"data"], np.asarray(batch[b"labels"])
     except Exception as error:  # a truncated or hostile pickle can fail in many ways
-        message = f"{type(error).__name__}: {error}"
+        message = " ".join(f"{type(error).__name__}: {error}".split())  # on one line
         raise DataError(f"{name}: not a CIFAR-10 batch file ({message})") from error
     if (
         not isinstance(images, np.ndarray)

@@ -207,7 +207,9 @@ def bad_data(kind, tiny_cifar10, tmp_path):
         data = (folder / "data_batch_2").read_bytes()
         (folder / "data_batch_2").write_bytes(data[: len(data) // 2])
     elif kind == "corrupt pickle":
-        (folder / "data_batch_2").write_bytes(os.urandom(5000))
+        (folder / "data_batch_2").write_bytes(np.random.default_rng(0).bytes(5000))
+    elif kind == "persistent-id pickle":  # its error message spans two lines
+        (folder / "data_batch_2").write_bytes(b"\x80\x02X\x01\x00\x00\x00aQ.")
     elif kind == "wrong shape":
         record = batch_record(pictures, labels, "data_batch_2")
         record[b"data"] = record[b"data"][:, :1024]
@@ -236,6 +238,7 @@ def bad_data(kind, tiny_cifar10, tmp_path):
         "wrong dtype",
         "label out of range",
         "not a dictionary",
+        "persistent-id pickle",
         "not a tar archive",
         "truncated archive",
     ],
