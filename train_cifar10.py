@@ -607,7 +607,8 @@ model.compile(
 # survives a closed laptop lid. In a terminal you see a progress bar; when the output goes
 # to a file or a CI log, one line per epoch.
 #
-# `EpochTimer` notes how long each epoch took: all of it, and the training part alone.
+# `EpochTimer` notes how long each epoch took: all of it (`epoch_seconds`), and the
+# training batches alone, without the test pass (`batch_seconds`).
 
 
 # %%
@@ -616,14 +617,14 @@ class EpochTimer(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.start = time.perf_counter()
-        self.train_seconds = None
+        self.batch_seconds = None
 
     def on_test_begin(self, logs=None):  # validation begins: the training part is over
-        self.train_seconds = time.perf_counter() - self.start
+        self.batch_seconds = time.perf_counter() - self.start
 
     def on_epoch_end(self, epoch, logs=None):
         logs["epoch_seconds"] = time.perf_counter() - self.start
-        logs["train_seconds"] = self.train_seconds or logs["epoch_seconds"]
+        logs["batch_seconds"] = self.batch_seconds or logs["epoch_seconds"]
 
 
 # %% [markdown]
@@ -765,12 +766,12 @@ for class_index, class_name in enumerate(CLASS_NAMES):
 #
 # We save the numbers to `outputs/metrics.json`, so that runs can be compared later. The
 # times come from `history.csv`, which covers every epoch, also those of a run that was
-# interrupted and resumed: `train_seconds` counts all of training (with the per-epoch
-# test pass), `images_per_second` only the training part of each epoch.
+# interrupted and resumed: `train_seconds` adds up `epoch_seconds` (training with the
+# per-epoch test pass), `images_per_second` divides by `batch_seconds` (training alone).
 
 # %%
 epoch_log = np.genfromtxt(output_path("history.csv"), delimiter=",", names=True, ndmin=1)
-seconds_on_training_batches = float(epoch_log["train_seconds"].sum())
+seconds_on_training_batches = float(epoch_log["batch_seconds"].sum())
 metrics = {
     "test_accuracy": float(test_accuracy),
     "test_loss": float(test_loss),

@@ -102,7 +102,7 @@ def tutorial_speed(data_dir, output_dir, train_images, epochs=3, backend="tensor
     env = dict(os.environ, KERAS_BACKEND=backend)
     subprocess.run(command, check=True, capture_output=True, env=env)
     seconds = [
-        float(row["train_seconds"])
+        float(row["batch_seconds"])
         for row in read_history(os.path.join(output_dir, "history.csv"))[1:]
     ]
     return train_images * len(seconds) / sum(seconds)
