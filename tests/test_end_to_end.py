@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -40,6 +41,12 @@ def test_history_has_one_row_per_epoch(tutorial_run):
         for column in ("accuracy", "loss", "val_accuracy", "val_loss", "epoch_seconds"):
             assert np.isfinite(float(row[column])), (column, row)
         assert 0 <= float(row["accuracy"]) <= 1 and float(row["loss"]) > 0
+
+
+def test_each_epoch_is_one_pass_over_the_training_pictures(tutorial_run):
+    # 300 training pictures in batches of 64: 5 batches, the last one of 44 pictures.
+    progress_lines = re.findall(r"^(\d+)/(\d+) - ", tutorial_run[0].stdout, re.MULTILINE)
+    assert progress_lines == [("5", "5")] * 3, tutorial_run[0].stdout[-2000:]
 
 
 def test_metrics_json_has_sane_values(tutorial_run):
