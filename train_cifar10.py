@@ -44,10 +44,11 @@
 # fixes the random choices (starting weights, order of pictures), so two runs match.
 #
 # Why these values: a batch of 128 pictures gives the processor blocks of work big enough
-# to keep it busy (the batches of 32 of older examples leave it idle much of the time),
-# while 30 epochs still make over 11,000 weight updates. Batches of 512 go through about
-# 10% more pictures per second, but make four times fewer updates and learn less from each
-# picture: after about 8 minutes they had 75% test accuracy where batches of 128 had 78%.
+# to keep it busy (on a 2-core processor, the batches of 32 of older examples trained about
+# 30% fewer pictures per second), while 30 epochs still make over 11,000 weight updates.
+# Batches of 512 (with learning rate 0.002) go through about 10% more pictures per second,
+# but make four times fewer updates and learn less from each picture: after about 8
+# minutes they had 75% test accuracy where batches of 128 had 78%.
 # 30 epochs take about 17 minutes on a 2-core processor and reach about 81% test accuracy.
 
 # %% tags=["parameters"]
@@ -478,11 +479,11 @@ augment = keras.layers.Pipeline(
 # **A stream of batches.** `tf.data` turns the arrays into a stream: it shuffles the
 # pictures each epoch, groups them into batches, augments each batch, and prepares the
 # next batches (`prefetch`) while the network trains on the current one. The pictures
-# stay as bytes (0-255) all the way: the model itself scales them, so the saved model
-# later takes raw pixels, exactly as they come from a photo. `repeat()` makes the stream
-# endless, reshuffled on every pass, so one stream serves all epochs and keeps preparing
-# batches while the test set is measured; `fit` is then told how many batches make an
-# epoch. (A fresh stream per epoch works too, but on a 2-core processor it sometimes
+# keep their 0-255 values all the way (bytes until augmentation, which hands them on as
+# `float32`): the model itself scales them, so the saved model later takes raw pixels,
+# exactly as they come from a photo. `repeat()` makes the stream endless, reshuffled on
+# every pass, so one stream serves all epochs; `fit` is then told how many batches make
+# an epoch. (A fresh stream per epoch works too, but on a 2-core processor it sometimes
 # stalled for 5 seconds at the start of an epoch.)
 
 # %%
@@ -879,8 +880,8 @@ print("Wrote", ", ".join(written))
 # %% [markdown]
 # ## What to try next
 #
-# - **Train longer or shorter.** `--epochs 60` gains a little; `--epochs 5` shows how
-#   fast the first gains come.
+# - **Train longer or shorter.** Does `--epochs 60` still gain, or has the test accuracy
+#   levelled off? `--epochs 5` shows how fast the first gains come.
 # - **Change the network.** Add a third Conv2D/MaxPooling2D block with 128 filters, or
 #   put `layers.BatchNormalization()` after each convolution, and compare the curves.
 # - **Change the recipe.** Try `--learning-rate 0.0003` or `0.003`, or another optimizer

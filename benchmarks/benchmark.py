@@ -21,6 +21,7 @@ benchmarks/RESULTS.md:
 import argparse
 import csv
 import datetime
+import json
 import os
 import pickle
 import platform
@@ -118,6 +119,21 @@ def classic_speed(train_images):
     ).stdout
     figures = dict(line.split() for line in output.splitlines() if line.startswith("images_"))
     return float(figures["images_per_second"]), float(figures["images_per_second_batches_only"])
+
+
+def say_in_turns(say, title, variants, rounds, measure, scratch):
+    """A table of images/s: each round measures every variant once, in turns."""
+    say(title)
+    say("")
+    say("| round | " + " | ".join(variants) + " |")
+    say("| --- |" + " --- |" * len(variants))
+    for round_number in range(1, rounds + 1):
+        speeds = [
+            measure(variant, os.path.join(scratch, f"{variant}{round_number}"))
+            for variant in variants
+        ]
+        say(f"| {round_number} | " + " | ".join(f"{speed:,.0f}" for speed in speeds) + " |")
+    say("")
 
 
 def training_flops_per_image(model):
@@ -235,37 +251,29 @@ def main():
         say("")
 
         if args.backends:
-            say("The tutorial on each Keras backend, in turns, images/s:")
-            say("")
             backends = ["tensorflow"] + args.backends.split(",")
-            say("| round | " + " | ".join(backends) + " |")
-            say("| --- |" + " --- |" * len(backends))
-            for round_number in range(1, args.rounds + 1):
-                speeds = []
-                for backend in backends:
-                    backend_dir = os.path.join(scratch, f"{backend}{round_number}")
-                    speeds.append(
-                        tutorial_speed(data_dir, backend_dir, args.images, backend=backend)
-                    )
-                say(f"| {round_number} | " + " | ".join(f"{v:,.0f}" for v in speeds) + " |")
-            say("")
+            say_in_turns(
+                say,
+                "The tutorial on each Keras backend, in turns, images/s:",
+                backends,
+                args.rounds,
+                lambda backend, folder: tutorial_speed(
+                    data_dir, folder, args.images, backend=backend
+                ),
+                scratch,
+            )
 
         if args.precisions:
-            say("The tutorial with each --precision, in turns, images/s:")
-            say("")
-            precisions = args.precisions.split(",")
-            say("| round | " + " | ".join(precisions) + " |")
-            say("| --- |" + " --- |" * len(precisions))
-            for round_number in range(1, args.rounds + 1):
-                speeds = []
-                for choice in precisions:
-                    choice_dir = os.path.join(scratch, f"{choice}{round_number}")
-                    flags = ["--precision", choice]
-                    speeds.append(tutorial_speed(data_dir, choice_dir, args.images, flags=flags))
-                say(f"| {round_number} | " + " | ".join(f"{v:,.0f}" for v in speeds) + " |")
-            say("")
-
-        import json
+            say_in_turns(
+                say,
+                "The tutorial with each --precision, in turns, images/s:",
+                args.precisions.split(","),
+                args.rounds,
+                lambda choice, folder: tutorial_speed(
+                    data_dir, folder, args.images, flags=["--precision", choice]
+                ),
+                scratch,
+            )
 
         import keras
 

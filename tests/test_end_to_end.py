@@ -43,8 +43,8 @@ def test_history_has_one_row_per_epoch(tutorial_run):
         assert 0 <= float(row["accuracy"]) <= 1 and float(row["loss"]) > 0
 
 
-def test_each_epoch_is_one_pass_over_the_training_pictures(tutorial_run):
-    # 300 training pictures in batches of 64: 5 batches, the last one of 44 pictures.
+def test_each_epoch_has_as_many_batches_as_one_pass_needs(tutorial_run):
+    # 300 training pictures in batches of 64 need 5 batches, the last one of 44 pictures.
     progress_lines = re.findall(r"^(\d+)/(\d+) - ", tutorial_run[0].stdout, re.MULTILINE)
     assert progress_lines == [("5", "5")] * 3, tutorial_run[0].stdout[-2000:]
 
