@@ -7,8 +7,10 @@ benchmarks/RESULTS.md:
 - training images per second of the tutorial itself (its tf.data pipeline, augmentation,
   precision and batch size, run as `python train_cifar10.py`) and of the classic Keras
   example's setup (benchmarks/classic_setup.py), measured in turns, A B A B, and their ratio;
-- the network's FLOPs per training image, the FLOP/s the tutorial achieves, and a matrix
-  multiply's peak FLOP/s on this machine at the same precision;
+- the network's FLOPs per training image; the FLOP/s the tutorial achieves, and those of
+  its training step alone (the saved network and optimizer on one batch kept in memory, no
+  pipeline, no augmentation: the ceiling for these layers here); and a matrix multiply's
+  peak FLOP/s at the same precision, measured in every round beside the others;
 - with --full-run DATA_DIR, a full default run on real data; with --history, an existing
   run's history.csv: test accuracy per epoch against elapsed time, and when 70%, 75% and
   80% were first reached.
@@ -136,6 +138,31 @@ def say_in_turns(say, title, variants, rounds, measure, scratch):
     say("")
 
 
+def bare_step_speed(model_path, batch_size, train_images, epochs=3):
+    """Training images/s of the tutorial's saved network, optimizer and precision alone: one
+    batch of float32 pixels, already in memory, over and over, first epoch left out."""
+    import keras
+    import tensorflow as tf
+
+    class EpochClock(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds = getattr(self, "seconds", []) + [time.perf_counter() - self.start]
+
+    model = keras.models.load_model(model_path)  # compiled: RMSprop, its loss, its precision
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(batch_size, 32, 32, 3)).astype("float32")
+    labels = keras.utils.to_categorical(rng.integers(0, 10, size=batch_size), 10)
+    batches = tf.data.Dataset.from_tensors((images, labels)).repeat()
+    steps, clock = max(train_images // batch_size, 1), EpochClock()
+    model.fit(
+        batches, steps_per_epoch=steps, epochs=epochs, shuffle=False, verbose=0, callbacks=[clock]
+    )
+    return steps * batch_size * (epochs - 1) / sum(clock.seconds[1:])
+
+
 def training_flops_per_image(model):
     """Forward FLOPs from the layer shapes (2 per multiply-add); training is about 3x that:
     the backward pass computes gradients for both the inputs and the weights, except the
@@ -154,6 +181,9 @@ def training_flops_per_image(model):
         forward += flops
         first_layer = flops if first_layer is None else first_layer
     return forward, 3 * forward - first_layer
+
+
+MATMUL_DTYPE = {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16", "float32": "float32"}
 
 
 def matmul_peak(dtype, sizes=(1024, 2048, 4096)):
@@ -226,18 +256,24 @@ def main():
         say(
             f"Training speed, {args.images:,} random pictures per epoch, first epoch left out, "
             "in turns (A = tutorial, whole epochs; B = classic setup, whole epochs; "
-            "B' = classic setup without its wait for each epoch's first batch):"
+            "B' = classic setup without its wait for each epoch's first batch; "
+            "S = the tutorial's training step alone, one batch kept in memory):"
         )
         say("")
         say("| round | A: tutorial | B: classic | B': classic, batches only | A / B | A / B' |")
         say("| --- | --- | --- | --- | --- | --- |")
-        tutorial, classic, classic_batches = [], [], []
+        tutorial, classic, classic_batches, step_alone, peaks = [], [], [], [], []
         for round_number in range(1, args.rounds + 1):
             output_dir = os.path.join(scratch, f"out{round_number}")
             tutorial.append(tutorial_speed(data_dir, output_dir, args.images))
             whole, batches_only = classic_speed(args.images)
             classic.append(whole)
             classic_batches.append(batches_only)
+            with open(os.path.join(output_dir, "metrics.json")) as metrics_file:
+                run = json.load(metrics_file)
+            model_path = os.path.join(output_dir, "cifar10_cnn.keras")
+            step_alone.append(bare_step_speed(model_path, run["batch_size"], args.images))
+            peaks.append(matmul_peak(MATMUL_DTYPE[run["precision"]]))
             say(
                 f"| {round_number} | {tutorial[-1]:,.0f} | {whole:,.0f} | {batches_only:,.0f} | "
                 f"{tutorial[-1] / whole:.2f} | {tutorial[-1] / batches_only:.2f} |"
@@ -277,33 +313,33 @@ def main():
 
         import keras
 
-        with open(os.path.join(output_dir, "metrics.json")) as metrics_file:
-            precision = json.load(metrics_file)["precision"]
-        model = keras.models.load_model(os.path.join(output_dir, "cifar10_cnn.keras"))
+        model = keras.models.load_model(model_path)
         forward, training = training_flops_per_image(model)
 
-    info = machine()
-    matmul_dtype = (
-        "bfloat16"
-        if precision == "mixed_bfloat16"
-        else ("float16" if precision == "mixed_float16" else "float32")
-    )
-    peak = matmul_peak(matmul_dtype)
-    achieved = statistics.mean(tutorial) * training
     say("| machine | |")
     say("| --- | --- |")
-    for key, value in info.items():
+    for key, value in machine().items():
         say(f"| {key} | {value} |")
-    say(f"| tutorial's precision | {precision} |")
+    say(f"| tutorial's precision | {run['precision']} |")
     say("")
     say(
         f"FLOPs per training image: {training / 1e6:.1f} M ({forward / 1e6:.1f} M forward, "
-        "from the layer shapes)."
+        f"from the layer shapes). GFLOP/s in the same rounds, against a "
+        f"{MATMUL_DTYPE[run['precision']]} matrix multiply's peak measured right after them:"
     )
-    say(
-        f"Achieved: {achieved / 1e9:.1f} GFLOP/s; {matmul_dtype} matrix-multiply peak measured "
-        f"here: {peak / 1e9:.1f} GFLOP/s; {achieved / peak:.0%} of peak."
+    say("")
+    say("| round | A: tutorial | S: step alone | matmul peak | A / peak | S / peak |")
+    say("| --- | --- | --- | --- | --- | --- |")
+    rows = list(zip(range(1, args.rounds + 1), tutorial, step_alone, peaks))
+    rows.append(
+        ("mean", statistics.mean(tutorial), statistics.mean(step_alone), statistics.mean(peaks))
     )
+    for label, whole_epochs, step, peak in rows:
+        achieved, achieved_alone = whole_epochs * training, step * training
+        say(
+            f"| {label} | {achieved / 1e9:.1f} | {achieved_alone / 1e9:.1f} | {peak / 1e9:.1f} | "
+            f"{achieved / peak:.0%} | {achieved_alone / peak:.0%} |"
+        )
     say("")
 
     history_path = args.history
