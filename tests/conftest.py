@@ -55,7 +55,7 @@ def tutorial_run(tiny_cifar10, tmp_path_factory):
         1,
     )
     assert process.returncode == 0, describe(process)
-    return process, output_dir
+    return process, output_dir, tiny_cifar10
 
 
 def start_tutorial(*flags, log_dir):

@@ -1,5 +1,7 @@
 """Bad flags and a failed download stop the tutorial with a clear message, never a traceback."""
 
+import re
+
 import pytest
 
 from conftest import describe, run_tutorial
@@ -16,6 +18,10 @@ from conftest import describe, run_tutorial
         ["--learning-rate", "0"],
         ["--learning-rate", "nan"],
         ["--seed", "-1"],
+        ["--seed", "4294967296"],
+        ["--batch-size", "9223372036854775808"],
+        ["--epochs", "100000"],
+        ["--learning-rate", "inf"],
         ["--precision", "float8"],
         ["--no-such-flag"],
     ],
@@ -46,3 +52,31 @@ def test_offline_without_data_dir_exits_1_and_says_what_to_do(tmp_path):
     assert len(message) >= 1 and message[-1].startswith("error: could not download CIFAR-10")
     assert "--data-dir" in message[-1]
     assert "Traceback" not in process.stderr
+
+
+@pytest.mark.parametrize("backend", ["nonsense", "tensorflow2"])
+def test_unknown_backend_exits_1_with_one_line(backend, tmp_path):
+    process = run_tutorial("--output-dir", tmp_path / "out", env={"KERAS_BACKEND": backend})
+    assert process.returncode == 1, describe(process)
+    assert process.stderr.strip().splitlines() == [
+        f"error: KERAS_BACKEND={backend}: use tensorflow, jax or torch, installed"
+    ]
+    assert not (tmp_path / "out").exists()
+
+
+def test_help_describes_every_flag():
+    process = run_tutorial("--help")
+    assert process.returncode == 0, describe(process)
+    flags = re.findall(r"^  (--[a-z-]+)", process.stdout, re.MULTILINE)
+    assert flags == [
+        "--epochs",
+        "--batch-size",
+        "--learning-rate",
+        "--seed",
+        "--data-dir",
+        "--output-dir",
+        "--precision",
+    ]
+    for flag in flags[1:]:
+        description = process.stdout.split(flag, 1)[1].split("\n  --", 1)[0]
+        assert re.search(r"[a-z]{3,} [a-z]{2,}", description), (flag, description)

@@ -20,8 +20,8 @@ def test_data_dir_accepts_the_three_forms(tiny_cifar10, tmp_path, form):
     output_dir = tmp_path / "out"
     process = run_tutorial("--data-dir", data_dir, "--output-dir", output_dir, "--epochs", 1)
     assert process.returncode == 0, describe(process)
-    assert "x_train: (300, 32, 32, 3) uint8 | y_train: (300, 1)" in process.stdout
-    assert "x_test:  (100, 32, 32, 3) uint8 | y_test:  (100, 1)" in process.stdout
+    assert "x_train: (270, 32, 32, 3) uint8 | y_train: (270, 1)" in process.stdout
+    assert "x_val:   (30, 32, 32, 3) | x_test: (100, 32, 32, 3)" in process.stdout
     assert (output_dir / "metrics.json").exists()
 
 
@@ -51,4 +51,4 @@ def test_a_pickle_that_runs_code_is_refused(tiny_cifar10, tmp_path):
     assert not marker.exists(), "the pickle ran its code"
     assert "data_batch_3" in process.stderr and "refused" in process.stderr
     assert "Traceback" not in process.stderr
-    assert os.listdir(output_dir) == []
+    assert not output_dir.exists()

@@ -9,24 +9,18 @@ import numpy as np
 import pytest
 from matplotlib import image as mpimg
 
-EXPECTED_FILES = [
-    "samples.png",
-    "accuracy.png",
-    "loss.png",
-    "predictions.png",
-    "history.csv",
-    "metrics.json",
-    "cifar10_cnn.keras",
-]
+from test_robustness import FINAL_OUTPUTS
+
+PLOTS = [name for name in FINAL_OUTPUTS if name.endswith(".png") and name != "test_picture.png"]
 
 
 def test_every_output_is_written_and_nothing_else(tutorial_run):
-    process, output_dir = tutorial_run
-    assert sorted(os.listdir(output_dir)) == sorted(EXPECTED_FILES)
+    process, output_dir, _ = tutorial_run
+    assert sorted(os.listdir(output_dir)) == sorted(FINAL_OUTPUTS)
     assert "Traceback" not in process.stderr
 
 
-@pytest.mark.parametrize("name", ["samples.png", "accuracy.png", "loss.png", "predictions.png"])
+@pytest.mark.parametrize("name", PLOTS)
 def test_plots_decode_and_are_not_blank(tutorial_run, name):
     picture = mpimg.imread(os.path.join(tutorial_run[1], name))
     assert picture.ndim == 3 and picture.shape[0] > 200 and picture.shape[1] > 300
@@ -36,7 +30,7 @@ def test_plots_decode_and_are_not_blank(tutorial_run, name):
 def test_history_has_one_row_per_epoch(tutorial_run):
     with open(os.path.join(tutorial_run[1], "history.csv")) as history_file:
         rows = list(csv.DictReader(history_file))
-    assert [int(row["epoch"]) for row in rows] == [0, 1, 2]
+    assert [int(row["epoch"]) for row in rows] == [1, 2, 3]
     for row in rows:
         for column in ("accuracy", "loss", "val_accuracy", "val_loss", "epoch_seconds"):
             assert np.isfinite(float(row[column])), (column, row)
@@ -44,13 +38,13 @@ def test_history_has_one_row_per_epoch(tutorial_run):
 
 
 def test_each_epoch_has_as_many_batches_as_one_pass_needs(tutorial_run):
-    # 300 training pictures in batches of 64 need 5 batches, the last one of 44 pictures.
+    # 270 training pictures (300 less 30 for validation) in batches of 64 need 5 batches.
     progress_lines = re.findall(r"^(\d+)/(\d+) - ", tutorial_run[0].stdout, re.MULTILINE)
     assert progress_lines == [("5", "5")] * 3, tutorial_run[0].stdout[-2000:]
 
 
 def test_metrics_json_has_sane_values(tutorial_run):
-    process, output_dir = tutorial_run
+    process, output_dir, _ = tutorial_run
     with open(os.path.join(output_dir, "metrics.json")) as metrics_file:
         metrics = json.load(metrics_file)
     assert 0 <= metrics["test_accuracy"] <= 1
@@ -59,9 +53,10 @@ def test_metrics_json_has_sane_values(tutorial_run):
     assert metrics["batch_size"] == 64 and metrics["seed"] == 1
     assert 0 < metrics["train_seconds"] < 600
     assert metrics["images_per_second"] > 0
-    assert metrics["keras_version"].startswith("3.")
+    assert metrics["versions"]["keras"].startswith("3.")
+    assert sorted(metrics["versions"]) == ["keras", "numpy", "python", "tensorflow"]
     assert metrics["backend"] == "tensorflow"
-    assert metrics["data_source"]
+    assert metrics["data_source"] == str(tutorial_run[2])  # as typed, not made absolute
     assert sorted(metrics["per_class_accuracy"]) == sorted(
         ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
     )
@@ -78,3 +73,23 @@ def test_saved_model_takes_raw_pixels_and_returns_probabilities(tutorial_run):
     assert probabilities.shape == (5, 10)
     assert np.all(probabilities >= 0)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-3)
+
+
+def test_confusion_matrix_counts_every_test_picture_once(tutorial_run):
+    with open(os.path.join(tutorial_run[1], "metrics.json")) as metrics_file:
+        metrics = json.load(metrics_file)
+    confusion = np.array(metrics["confusion_matrix"])
+    assert confusion.shape == (10, 10)
+    assert confusion.sum() == 100  # the tiny test set
+    assert (confusion.sum(axis=1) == 10).all()  # ten test pictures of each class
+    assert confusion.trace() / confusion.sum() == pytest.approx(metrics["test_accuracy"])
+    for index, accuracy in enumerate(metrics["per_class_accuracy"].values()):
+        assert accuracy == pytest.approx(confusion[index, index] / 10)
+
+
+def test_validation_accuracy_is_the_last_epochs(tutorial_run):
+    with open(os.path.join(tutorial_run[1], "history.csv")) as history_file:
+        last_row = list(csv.DictReader(history_file))[-1]
+    with open(os.path.join(tutorial_run[1], "metrics.json")) as metrics_file:
+        metrics = json.load(metrics_file)
+    assert metrics["validation_accuracy"] == pytest.approx(float(last_row["val_accuracy"]))

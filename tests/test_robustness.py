@@ -19,10 +19,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FINAL_OUTPUTS = [
     "samples.png",
     "history.csv",
-    "metrics.json",
     "accuracy.png",
     "loss.png",
+    "metrics.json",
+    "confusion_matrix.png",
+    "mistakes.png",
+    "first_layer_filters.png",
     "cifar10_cnn.keras",
+    "test_picture.png",
     "predictions.png",
 ]
 
@@ -40,18 +44,15 @@ def slow_data(tmp_path_factory):
     )
 
 
-def start_and_wait_for_first_epoch(slow_data, output_dir, log_dir):
+def start_and_wait_for_second_epoch(slow_data, output_dir, log_dir):
     flags = ["--data-dir", slow_data, "--output-dir", output_dir, "--epochs", 3, "--batch-size", 32]
     process = start_tutorial(*flags, log_dir=log_dir)
-    metadata = os.path.join(output_dir, "backup", "training_metadata.json")
+    first_backup = os.path.join(output_dir, "in_progress", "backup-00001.weights.h5")
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with open(metadata) as metadata_file:
-                if json.load(metadata_file)["epoch"] == 1:
-                    return process, flags
-        except (OSError, ValueError):
-            pass
+        second_epoch_began = "Epoch 2/3" in (log_dir / "stdout.txt").read_text()
+        if second_epoch_began and os.path.exists(first_backup):
+            return process, flags
         time.sleep(0.02)
     process.kill()
     pytest.fail("the first epoch was never backed up: " + open(log_dir / "stderr.txt").read())
@@ -59,33 +60,34 @@ def start_and_wait_for_first_epoch(slow_data, output_dir, log_dir):
 
 def test_sigkill_in_second_epoch_then_same_command_resumes_at_epoch_2(slow_data, tmp_path):
     output_dir = tmp_path / "out"
-    process, flags = start_and_wait_for_first_epoch(slow_data, output_dir, tmp_path)
+    process, flags = start_and_wait_for_second_epoch(slow_data, output_dir, tmp_path)
     process.kill()  # SIGKILL: no chance to clean up, like a power cut
     process.wait()
     assert process.returncode == -signal.SIGKILL
 
     resumed = run_tutorial(*flags)
     assert resumed.returncode == 0, describe(resumed)
-    assert "Resuming from the backup: 1 of 3 epochs are done." in resumed.stdout
+    assert "Resuming: 1 of 3 epochs are saved. Continuing with epoch 2." in resumed.stdout
     assert "Epoch 1/3" not in resumed.stdout and "Epoch 2/3" in resumed.stdout
-    assert [int(row["epoch"]) for row in history_rows(output_dir)] == [0, 1, 2]
+    assert [int(row["epoch"]) for row in history_rows(output_dir)] == [1, 2, 3]
     metrics = json.loads((output_dir / "metrics.json").read_text())
     assert metrics["epochs_completed"] == 3
-    assert not (output_dir / "backup").exists()
+    assert not (output_dir / "in_progress").exists()
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_or_kill_says_what_was_saved_and_exits_130(slow_data, tmp_path, stop_signal):
     output_dir = tmp_path / "out"
-    process, _ = start_and_wait_for_first_epoch(slow_data, output_dir, tmp_path)
+    process, _ = start_and_wait_for_second_epoch(slow_data, output_dir, tmp_path)
     process.send_signal(stop_signal)
     assert process.wait(timeout=120) == 130
     stderr = (tmp_path / "stderr.txt").read_text()
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1] == (
-        "Stopped after 1 of 3 epochs; run the same command again to continue from there."
+        "Stopped during epoch 2 of 3: 1 of 3 epochs are saved, epoch 2's progress is lost. "
+        "Run the same command again."
     )
-    assert [int(row["epoch"]) for row in history_rows(output_dir)] == [0]
+    assert [int(row["epoch"]) for row in history_rows(output_dir / "in_progress")] == [1]
 
 
 def test_rerun_after_a_finished_run_is_a_fresh_run(tiny_cifar10, tmp_path):
@@ -94,22 +96,24 @@ def test_rerun_after_a_finished_run_is_a_fresh_run(tiny_cifar10, tmp_path):
         process = run_tutorial(*flags)
         assert process.returncode == 0, describe(process)
         assert "Resuming" not in process.stdout and "Epoch 1/2" in process.stdout
-        assert [int(row["epoch"]) for row in history_rows(tmp_path)] == [0, 1]
-        assert not (tmp_path / "backup").exists()
+        assert [int(row["epoch"]) for row in history_rows(tmp_path)] == [1, 2]
+        assert not (tmp_path / "in_progress").exists()
 
 
 def test_a_backup_with_other_settings_is_not_resumed(tiny_cifar10, tmp_path):
-    (tmp_path / "backup").mkdir()
-    (tmp_path / "backup" / "settings.json").write_text('{"epochs": 99}')
-    (tmp_path / "backup" / "training_metadata.json").write_text('{"epoch": 50, "batch": 0}')
+    (tmp_path / "in_progress").mkdir()
+    (tmp_path / "in_progress" / "settings.json").write_text('{"epochs": 99}')
+    (tmp_path / "in_progress" / "backup-00050.weights.h5").write_text("from another run")
     process = run_tutorial("--data-dir", tiny_cifar10, "--output-dir", tmp_path, "--epochs", 2)
     assert process.returncode == 0, describe(process)
-    assert "starting afresh" in process.stdout and "Epoch 1/2" in process.stdout
+    assert "holds a run with other settings: starting afresh" in process.stdout
+    assert "Epoch 1/2" in process.stdout and "Resuming" not in process.stdout
 
 
 def test_same_seed_same_metrics_and_every_output_written_atomically(tiny_cifar10, tmp_path):
     """Two CPU runs with the same flags log the same numbers; the first is audited for how
-    it writes: each output under a temporary name, renamed into place."""
+    it writes: nothing is written in the output folder itself, every output arrives there
+    by a rename from in_progress/, where the run kept it."""
     histories = []
     for run in ("audited", "plain"):
         output_dir = tmp_path / run
@@ -158,16 +162,18 @@ def test_same_seed_same_metrics_and_every_output_written_atomically(tiny_cifar10
         for kind, path, *_ in events
         if kind == "write" and os.path.dirname(path) == audited_dir
     }
-    assert not written & set(FINAL_OUTPUTS), f"written in place: {written & set(FINAL_OUTPUTS)}"
+    assert not written, f"written in place in the output folder: {written}"
     renamed = {
-        os.path.basename(target): os.path.basename(source)
+        os.path.basename(target): source
         for kind, *paths in events
         if kind == "rename"
         for source, target in [paths]
         if os.path.dirname(target) == audited_dir
     }
-    for name in FINAL_OUTPUTS:
-        assert renamed.get(name) == ".tmp-" + name, (name, renamed)
+    assert sorted(renamed) == sorted(FINAL_OUTPUTS)
+    for name, source in renamed.items():
+        assert source == os.path.join(audited_dir, "in_progress", name), (name, source)
+    assert sorted(os.listdir(audited_dir)) == sorted(FINAL_OUTPUTS)
 
 
 # ---- Bad input: one line naming the file and the problem, exit 1, nothing written. ----
@@ -253,7 +259,7 @@ def test_bad_data_is_refused_with_one_line(kind, tiny_cifar10, tmp_path):
     assert message.startswith("error: ")
     for word in words:
         assert word in message, (word, message)
-    assert os.listdir(output_dir) == []
+    assert not output_dir.exists()
 
 
 def test_output_folder_that_is_a_file_is_refused_at_once(tiny_cifar10, tmp_path):
@@ -284,3 +290,54 @@ def test_output_folder_without_write_permission_is_refused_at_once(tiny_cifar10,
     message = process.stderr.strip().splitlines()[-1]
     assert message.startswith(f"error: cannot write to the output folder '{locked}'")
     assert "Epoch 1" not in process.stdout
+
+
+@pytest.mark.parametrize("kind", ["file", "symbolic link"])
+def test_in_progress_that_is_not_a_folder_is_refused_before_training(kind, tiny_cifar10, tmp_path):
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    output_dir = tmp_path / "out"
+    output_dir.mkdir()
+    if kind == "file":
+        (output_dir / "in_progress").write_text("not a folder")
+    else:
+        (output_dir / "in_progress").symlink_to(target)
+    process = run_tutorial("--data-dir", tiny_cifar10, "--output-dir", output_dir)
+    assert process.returncode == 1, describe(process)
+    assert process.stderr.strip().splitlines() == [
+        f"error: '{output_dir / 'in_progress'}' should be a folder that this tutorial manages; "
+        "move it away"
+    ]
+    assert "Epoch 1" not in process.stdout and os.listdir(target) == []
+
+
+def test_an_output_name_taken_by_a_folder_is_refused_before_training(tiny_cifar10, tmp_path):
+    (tmp_path / "history.csv").mkdir()
+    process = run_tutorial("--data-dir", tiny_cifar10, "--output-dir", tmp_path)
+    assert process.returncode == 1, describe(process)
+    assert process.stderr.strip().splitlines() == [
+        f"error: '{tmp_path / 'history.csv'}' is a folder, where a file will go"
+    ]
+    assert "Epoch 1" not in process.stdout
+
+
+def test_few_pictures_and_a_class_missing_from_the_test_set(tmp_path):
+    """Ten training pictures (fewer than the 48 of the sample grid) and no test cat: the run
+    finishes, and metrics.json says null, not NaN, for the class it cannot score."""
+    folder = write_cifar10(str(tmp_path / "data"), per_batch=2, test_size=20, seed=3)
+    pictures = np.zeros((18, 32, 32, 3), np.uint8)
+    labels = [label for label in range(10) if label != 3] * 2
+    (tmp_path / "data" / "cifar-10-batches-py" / "test_batch").write_bytes(
+        python2_pickle(batch_record(pictures, labels, "test_batch"))
+    )
+    output_dir = tmp_path / "out"
+    process = run_tutorial("--data-dir", folder, "--output-dir", output_dir, "--epochs", 1)
+    assert process.returncode == 0, describe(process)
+    assert "x_train: (9, 32, 32, 3)" in process.stdout
+
+    def refuse(constant):
+        raise ValueError(f"{constant} in metrics.json")
+
+    metrics = json.loads((output_dir / "metrics.json").read_text(), parse_constant=refuse)
+    assert metrics["per_class_accuracy"]["cat"] is None
+    assert metrics["per_class_accuracy"]["dog"] is not None

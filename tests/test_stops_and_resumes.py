@@ -1,0 +1,296 @@
+"""A stopped run says what is saved, and the same command continues it.
+
+Everything a run writes stays in OUTPUT_DIR/in_progress/ until the run is complete, so these
+tests watch that folder (and the run's stdout) to stop a run at a chosen moment.
+"""
+
+import csv
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cifar_files import write_cifar10
+from conftest import SCRIPT, describe, run_tutorial, start_tutorial
+
+OUTPUT_FILES = [
+    "samples.png",
+    "history.csv",
+    "accuracy.png",
+    "loss.png",
+    "metrics.json",
+    "confusion_matrix.png",
+    "mistakes.png",
+    "first_layer_filters.png",
+    "cifar10_cnn.keras",
+    "test_picture.png",
+    "predictions.png",
+]
+# One line of Keras' log per epoch when the output is not a terminal: "29/29 - 4s - ..."
+EPOCH_LOG_LINE = re.compile(r"^\d+/\d+ - .*val_loss", re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def slow_data(tmp_path_factory):
+    """900 training pictures: at batch 32 an epoch lasts seconds, long enough to interrupt."""
+    return write_cifar10(
+        str(tmp_path_factory.mktemp("slow_cifar10")), per_batch=200, test_size=100, seed=5
+    )
+
+
+def epochs_in(history_path):
+    with open(history_path) as history_file:
+        return [int(row["epoch"]) for row in csv.DictReader(history_file)]
+
+
+def wait_until(condition, process, log_dir, what, timeout=300):
+    """Poll condition() until it is true; fail if the run ends first or takes too long."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except (OSError, ValueError, KeyError):
+            pass  # a file not written yet
+        if process.poll() is not None:
+            break
+        time.sleep(0.02)
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    pytest.fail(f"{what} never happened (exit {process.returncode}):\n{logs(log_dir)}")
+
+
+def logs(log_dir):
+    return (
+        f"--- stdout ---\n{read(log_dir / 'stdout.txt')[-4000:]}\n"
+        f"--- stderr ---\n{read(log_dir / 'stderr.txt')[-4000:]}"
+    )
+
+
+def read(path):
+    with open(path) as text_file:
+        return text_file.read()
+
+
+def in_second_epoch(output_dir, log_dir):
+    """True once epoch 1 is backed up and epoch 2 has begun (Keras printed "Epoch 2/3")."""
+    work = output_dir / "in_progress"
+    return (
+        (work / "backup-00001.weights.h5").exists()
+        and epochs_in(work / "history.csv") == [1]
+        and "\nEpoch 2/3\n" in read(log_dir / "stdout.txt")
+    )
+
+
+def last_line(text):
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def file_hashes(folder):
+    """{name: sha256} of the files directly in folder (in_progress/ is a folder: left out)."""
+    hashes = {}
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            with open(path, "rb") as data:
+                hashes[name] = hashlib.sha256(data.read()).hexdigest()
+    return hashes
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_stop_in_epoch_2_says_what_is_saved_and_the_rerun_continues(
+    slow_data, tmp_path, stop_signal
+):
+    output_dir = tmp_path / "out"
+    flags = ["--data-dir", slow_data, "--output-dir", output_dir, "--epochs", 3, "--batch-size", 32]
+    process = start_tutorial(*flags, log_dir=tmp_path)
+    wait_until(lambda: in_second_epoch(output_dir, tmp_path), process, tmp_path, "epoch 2")
+    process.send_signal(stop_signal)
+    assert process.wait(timeout=60) == 130, logs(tmp_path)
+    stderr = read(tmp_path / "stderr.txt")
+    assert "Traceback" not in stderr, stderr
+    message = last_line(stderr)
+    assert "Stopped during epoch 2 of 3" in message, message
+    assert re.search(r"\b1 (of 3 )?epochs? (are|is) saved", message), message
+    assert "epoch 2's progress is lost" in message, message
+
+    resumed = run_tutorial(*flags)
+    assert resumed.returncode == 0, describe(resumed)
+    assert "1 of 3 epochs are saved" in resumed.stdout, describe(resumed)
+    assert "Continuing with epoch 2" in resumed.stdout, describe(resumed)
+    assert "Epoch 1/3" not in resumed.stdout and "Epoch 2/3" in resumed.stdout, resumed.stdout
+    assert epochs_in(output_dir / "history.csv") == [1, 2, 3]
+    assert not (output_dir / "in_progress").exists()
+
+
+def test_ctrl_c_after_training_then_the_rerun_only_writes_the_outputs(slow_data, tmp_path):
+    output_dir = tmp_path / "out"
+    flags = ["--data-dir", slow_data, "--output-dir", output_dir, "--epochs", 1, "--batch-size", 32]
+    process = start_tutorial(*flags, log_dir=tmp_path)
+    backup = output_dir / "in_progress" / "backup-00001.weights.h5"
+    wait_until(  # Keras logs the epoch after the backup is in place
+        lambda: backup.exists() and EPOCH_LOG_LINE.search(read(tmp_path / "stdout.txt")),
+        process,
+        tmp_path,
+        "the backup of epoch 1",
+    )
+    assert not (output_dir / "metrics.json").exists(), "the run ended before it could be stopped"
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 130, logs(tmp_path)
+    stderr = read(tmp_path / "stderr.txt")
+    assert "Traceback" not in stderr, stderr
+    message = last_line(stderr)
+    assert "Stopped after training" in message, message
+    assert "with every epoch saved" in message, message
+    assert not (output_dir / "metrics.json").exists()
+
+    rerun = run_tutorial(*flags)
+    assert rerun.returncode == 0, describe(rerun)
+    assert "1 of 1 epochs are saved" in rerun.stdout, describe(rerun)
+    assert "Training is complete" in rerun.stdout, describe(rerun)
+    assert "Epoch 1/1" not in rerun.stdout
+    assert not EPOCH_LOG_LINE.search(rerun.stdout), "it trained again:\n" + rerun.stdout
+    assert sorted(os.listdir(output_dir)) == sorted(OUTPUT_FILES)
+    assert epochs_in(output_dir / "history.csv") == [1]
+    metrics = json.loads((output_dir / "metrics.json").read_text())
+    assert metrics["epochs_completed"] == 1
+
+
+def test_an_unfinished_run_leaves_the_finished_one_untouched(tiny_cifar10, slow_data, tmp_path):
+    output_dir = tmp_path / "out"
+    finished = run_tutorial(
+        "--data-dir", tiny_cifar10, "--output-dir", output_dir, "--epochs", 1, "--seed", 1
+    )
+    assert finished.returncode == 0, describe(finished)
+    first = file_hashes(output_dir)
+    assert sorted(first) == sorted(OUTPUT_FILES)
+
+    flags = ["--data-dir", slow_data, "--output-dir", output_dir, "--epochs", 3, "--batch-size", 32]
+    process = start_tutorial(*flags, log_dir=tmp_path)
+    wait_until(lambda: in_second_epoch(output_dir, tmp_path), process, tmp_path, "epoch 2")
+    process.kill()  # SIGKILL: no chance to clean up, like a power cut
+    process.wait()
+    assert file_hashes(output_dir) == first, "the unfinished run changed the finished outputs"
+
+    second = run_tutorial(*flags)
+    assert second.returncode == 0, describe(second)
+    assert "1 of 3 epochs are saved" in second.stdout, describe(second)
+    now = file_hashes(output_dir)
+    assert sorted(now) == sorted(OUTPUT_FILES)
+    unchanged = [name for name in OUTPUT_FILES if now[name] == first[name]]
+    assert not unchanged, f"still the first run's: {unchanged}"
+    metrics = json.loads((output_dir / "metrics.json").read_text())
+    assert metrics["epochs_completed"] == 3 and metrics["batch_size"] == 32, metrics
+    assert not (output_dir / "in_progress").exists()
+
+
+def run_in(cwd, *flags):
+    """Run the tutorial from the folder cwd (so that a relative --output-dir lands there)."""
+    return subprocess.run(
+        [sys.executable, SCRIPT, *map(str, flags)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture(scope="module")
+def killed_in_epoch_3(slow_data, tmp_path_factory):
+    """A run killed after epoch 2 of 3 was backed up, started from base/ with --output-dir out.
+
+    Copies of base/out in other folders are the same run: its settings hold "out", not a path.
+    """
+    base = tmp_path_factory.mktemp("killed_in_epoch_3")
+    flags = ["--data-dir", slow_data, "--output-dir", "out", "--epochs", 3, "--batch-size", 32]
+    work = base / "out" / "in_progress"
+    with open(base / "stdout.txt", "w") as stdout, open(base / "stderr.txt", "w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, SCRIPT, *map(str, flags)],
+            stdout=stdout,
+            stderr=stderr,
+            cwd=base,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            stdin=subprocess.DEVNULL,
+        )
+    wait_until(
+        lambda: (
+            (work / "backup-00002.weights.h5").exists()
+            and epochs_in(work / "history.csv") == [1, 2]
+        ),
+        process,
+        base,
+        "the backup of epoch 2",
+    )
+    process.kill()
+    process.wait()
+    return base, flags
+
+
+def truncate_to_half(path):
+    size = os.path.getsize(path)
+    with open(path, "r+b") as backup:
+        backup.truncate(size // 2)
+
+
+def test_a_damaged_newest_backup_is_skipped_for_the_older_one(killed_in_epoch_3, tmp_path):
+    base, flags = killed_in_epoch_3
+    shutil.copytree(base / "out", tmp_path / "out")
+    work = tmp_path / "out" / "in_progress"
+    assert (work / "backup-00001.weights.h5").exists()
+    truncate_to_half(work / "backup-00002.weights.h5")
+
+    process = run_in(tmp_path, *flags)
+    assert process.returncode == 0, describe(process)
+    assert re.search(r"The backup \S*backup-00002\.weights\.h5 cannot be read", process.stdout), (
+        describe(process)
+    )
+    assert "1 of 3 epochs are saved" in process.stdout, describe(process)
+    assert "Epoch 1/3" not in process.stdout
+    assert "Epoch 2/3" in process.stdout and "Epoch 3/3" in process.stdout
+    assert epochs_in(tmp_path / "out" / "history.csv") == [1, 2, 3]
+    assert not work.exists()
+
+
+def test_no_readable_backup_starts_afresh(killed_in_epoch_3, tmp_path):
+    base, flags = killed_in_epoch_3
+    shutil.copytree(base / "out", tmp_path / "out")
+    work = tmp_path / "out" / "in_progress"
+    truncate_to_half(work / "backup-00001.weights.h5")
+    truncate_to_half(work / "backup-00002.weights.h5")
+
+    process = run_in(tmp_path, *flags)
+    assert process.returncode == 0, describe(process)
+    assert "No backup could be read: starting afresh." in process.stdout, describe(process)
+    assert "Resuming" not in process.stdout
+    for epoch in (1, 2, 3):
+        assert f"Epoch {epoch}/3" in process.stdout
+    assert epochs_in(tmp_path / "out" / "history.csv") == [1, 2, 3]
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["epochs_completed"] == 3
+    assert not work.exists()
+
+
+def test_a_diverging_run_stops_with_one_line_and_writes_no_outputs(tiny_cifar10, tmp_path):
+    output_dir = tmp_path / "out"
+    process = run_tutorial(
+        "--data-dir", tiny_cifar10, "--output-dir", output_dir, "--epochs", 1,
+        "--learning-rate", 1e9,
+    )  # fmt: skip
+    assert process.returncode == 1, describe(process)
+    assert "Traceback" not in process.stderr, process.stderr
+    assert last_line(process.stderr).startswith("error: the loss became"), describe(process)
+    assert not (output_dir / "metrics.json").exists()
+    finished = [name for name in OUTPUT_FILES if (output_dir / name).exists()]
+    assert not finished, f"outputs of a failed run: {finished}"
