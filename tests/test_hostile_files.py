@@ -1,15 +1,18 @@
 """Hostile or broken data files are refused with one line, quickly, in bounded memory.
 
 Every case is built here from the tiny dataset, as the official pickle format allows, and
-the tutorial is run on it under a guard: its address space is capped (RLIMIT_AS) and a
-watchdog kills it when it runs too long or its resident memory grows past what any
-refusal needs, so that a bomb cannot take the machine down with it. What is required of
-each refusal: exit status 1 (never a signal), a last stderr line "error: ..." naming the
-offending file, no traceback, no output written, at most 1.5 GB peak resident memory
-(measured with os.wait4) and a few seconds beyond the tutorial's own startup.
+given to the tutorial's reader of a local copy under a guard: its address space is capped
+(RLIMIT_AS) and a watchdog kills it when it runs too long or its resident memory grows past
+what any refusal needs, so that a bomb cannot take the machine down with it. What is
+required of each refusal: exit status 1 (never a signal), a last stderr line "error: ..."
+naming the offending file, no traceback, at most 400 MB peak resident memory (measured
+with os.wait4) and a few seconds beyond the reader's own startup.
 
-The tutorial runs once per case (and once more to time its startup): about 25 runs of
-6-14 s each and two short trainings, 4-5 minutes on two cores.
+The reader runs alone, without TensorFlow: load_local_copy.py takes its cells from the
+tutorial and calls it as the tutorial's load cell does, in a process of ~65 MB that starts
+in about a second. Three cases also run the whole tutorial, to show that the command line
+gets the same answers: the dtype-flags attack, a stray archive member (a short training)
+and a named pipe given as --data-dir. About a minute in all on two cores.
 """
 
 import io
@@ -34,17 +37,36 @@ from numpy._core.multiarray import _reconstruct
 from cifar_files import Python2Pickler, batch_record, synthetic_images
 from conftest import SCRIPT
 
-# The guard. Importing TensorFlow takes 1.7 GB of address space (700 MB resident) and a
-# whole tiny training run peaked at 3.1 GB of it on a 2-core machine (it segfaults under
-# 2 GiB, passes under 3 GiB); 8 GiB leaves room for machines with more cores, hence more
-# thread stacks and malloc arenas. (The stray-member tests below are such runs.) The cap
-# alone would still let a bomb fill 8 GiB, so the watchdog also kills the run once its
-# resident memory passes 2 GiB: past the 1.5 GB any refusal may use, so it failed anyway.
+READER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "load_local_copy.py")
+
+
+@dataclass(frozen=True)
+class Guard:
+    """The limits a run is held to: the watchdog's, then those its result must meet."""
+
+    watchdog_resident: int  # bytes: the watchdog kills it past this much resident memory
+    timeout: float  # seconds, startup included: the watchdog kills it past this
+    peak_resident: int  # bytes: the most a refusal may use
+    beyond_startup: float  # seconds a refusal may take beyond a run that fails at once
+
+
+# The reader alone: numpy, jupytext and the reader's cells peak at ~65 MB resident, a
+# refusal after reading a 40 MB batch file at ~100 MB. The watchdog stops a run at 512 MiB,
+# past the 400 MB any refusal may use, so it failed anyway.
+READER_GUARD = Guard(
+    watchdog_resident=2**29, timeout=30, peak_resident=400_000_000, beyond_startup=5
+)
+# The whole tutorial. Importing TensorFlow takes 1.7 GB of address space (700 MB resident);
+# a refusal may use 1.5 GB, and the watchdog stops a run at 2 GiB. Its startup is not timed
+# here (that would cost one more run): the reader's runs time every attack.
+TUTORIAL_GUARD = Guard(
+    watchdog_resident=2 * 2**30, timeout=60, peak_resident=1_500_000_000, beyond_startup=60
+)
+# The address space cap, for both. A whole tiny training run peaked at 3.1 GB of address
+# space on a 2-core machine (it segfaults under 2 GiB, passes under 3 GiB); 8 GiB leaves
+# room for machines with more cores, hence more thread stacks and malloc arenas. The cap
+# alone would still let a bomb fill 8 GiB: the watchdog stops it long before.
 ADDRESS_SPACE_LIMIT = 8 * 2**30
-WATCHDOG_RESIDENT_LIMIT = 2 * 2**30
-PEAK_RESIDENT_LIMIT = 1_500_000_000  # bytes: TensorFlow's import alone takes ~700 MB
-HOSTILE_TIMEOUT = 60  # seconds, startup included
-BEYOND_STARTUP = 15  # seconds a refusal may take beyond a run that fails at once
 MEMBER_LIMIT = 40 * 2**20  # an official batch file is 31 MB; more than 40 MB is refused
 
 
@@ -77,8 +99,9 @@ def resident_memory(pid):
     return 0  # a zombie has no VmRSS line
 
 
-def run_guarded(*flags, log_dir, timeout=HOSTILE_TIMEOUT):
-    """Run the tutorial under the guard; measure its time and its own peak resident memory."""
+def run_guarded(command, guard, log_dir, timeout=None):
+    """Run a Python program under the guard; measure its time and its own peak resident memory."""
+    timeout = timeout or guard.timeout
 
     def limit_address_space():
         resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_LIMIT, ADDRESS_SPACE_LIMIT))
@@ -87,7 +110,7 @@ def run_guarded(*flags, log_dir, timeout=HOSTILE_TIMEOUT):
     with open(stdout_path, "w") as stdout, open(stderr_path, "w") as stderr:
         start = time.monotonic()
         process = subprocess.Popen(
-            [sys.executable, SCRIPT, *map(str, flags)],
+            [sys.executable, *map(str, command)],
             stdout=stdout,
             stderr=stderr,
             stdin=subprocess.DEVNULL,
@@ -101,7 +124,7 @@ def run_guarded(*flags, log_dir, timeout=HOSTILE_TIMEOUT):
         while not exited.wait(0.01):
             if time.monotonic() - start > timeout:
                 killed_for.append("the timeout")
-            elif resident_memory(process.pid) > WATCHDOG_RESIDENT_LIMIT:
+            elif resident_memory(process.pid) > guard.watchdog_resident:
                 killed_for.append("memory")
             else:
                 continue
@@ -114,7 +137,7 @@ def run_guarded(*flags, log_dir, timeout=HOSTILE_TIMEOUT):
         # Wait without reaping: until it is reaped its pid cannot go to another process,
         # so the watchdog never kills a stranger.
         os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
-    except BaseException:  # the test run is interrupted: take the tutorial down with it
+    except BaseException:  # the test run is interrupted: take the program down with it
         os.kill(process.pid, signal.SIGKILL)
         raise
     finally:
@@ -133,18 +156,26 @@ def run_guarded(*flags, log_dir, timeout=HOSTILE_TIMEOUT):
     )
 
 
+def run_reader(path, log_dir):
+    """The tutorial's reader alone, on a local copy at path (see load_local_copy.py)."""
+    return run_guarded([READER, SCRIPT, path], READER_GUARD, log_dir)
+
+
+def run_tutorial_guarded(*flags, log_dir, timeout=None):
+    return run_guarded([SCRIPT, *flags], TUTORIAL_GUARD, log_dir, timeout)
+
+
 @pytest.fixture(scope="module")
 def startup_seconds(tmp_path_factory):
-    """How long the tutorial takes to refuse a --data-dir that is not there: its startup."""
+    """How long the reader takes to refuse a path that is not there: its startup."""
     log_dir = tmp_path_factory.mktemp("startup")
-    run = run_guarded(
-        "--data-dir", log_dir / "nowhere", "--output-dir", log_dir / "out", log_dir=log_dir
-    )
+    run = run_reader(log_dir / "nowhere", log_dir)
     assert run.returncode == 1 and not run.killed_for, run.describe()
+    assert run.stderr.strip() == f"error: {log_dir / 'nowhere'}: no such file or folder"
     return run.seconds
 
 
-def assert_refused(run, names, output_dir, startup_seconds):
+def assert_refused(run, names, guard, startup_seconds):
     """The contract for a refusal. names: the error line must hold at least one of them."""
     details = run.describe()
     assert not run.killed_for, details
@@ -154,18 +185,26 @@ def assert_refused(run, names, output_dir, startup_seconds):
     message = lines[-1] if lines else ""
     assert message.startswith("error: "), details
     assert any(name in message for name in names), (names, message)
-    assert not output_dir.exists() or os.listdir(output_dir) == [], os.listdir(output_dir)
-    assert run.peak_resident <= PEAK_RESIDENT_LIMIT, details
-    assert run.seconds <= startup_seconds + BEYOND_STARTUP, (startup_seconds, details)
+    assert run.peak_resident <= guard.peak_resident, details
+    assert run.seconds <= startup_seconds + guard.beyond_startup, (startup_seconds, details)
     return message
 
 
 def refuse(data_dir, names, tmp_path, startup_seconds):
+    """The reader alone must refuse data_dir: see assert_refused."""
+    run = run_reader(data_dir, tmp_path)
+    return assert_refused(run, names, READER_GUARD, startup_seconds)
+
+
+def refuse_on_the_command_line(data_dir, names, tmp_path):
+    """The whole tutorial must refuse --data-dir data_dir, and write no output."""
     output_dir = tmp_path / "out"
-    run = run_guarded(
+    run = run_tutorial_guarded(
         "--data-dir", data_dir, "--output-dir", output_dir, "--epochs", 1, log_dir=tmp_path
     )
-    return assert_refused(run, names, output_dir, startup_seconds)
+    message = assert_refused(run, names, TUTORIAL_GUARD, startup_seconds=0)
+    assert not output_dir.exists() or os.listdir(output_dir) == [], os.listdir(output_dir)
+    return message
 
 
 def copy_of(tiny_cifar10, tmp_path):
@@ -416,6 +455,12 @@ def test_a_dtype_that_hides_objects_is_refused(kind, tiny_cifar10, tmp_path, sta
     refuse(folder, ["data_batch_2"], tmp_path, startup_seconds)
 
 
+def test_the_command_line_refuses_a_dtype_that_hides_objects(tiny_cifar10, tmp_path):
+    folder = copy_of(tiny_cifar10, tmp_path)
+    write_dtype_flags_batch(folder, "object array in a list")
+    refuse_on_the_command_line(folder, ["data_batch_2"], tmp_path)
+
+
 # ---- 2. A million pictures out of a few bytes ----
 
 
@@ -479,7 +524,7 @@ def test_labels_nested_26_deep_are_refused(tiny_cifar10, tmp_path, startup_secon
 # ---- 4 and 5. Batch files far larger than the official 31 MB ----
 
 LARGE = 16_300  # black pictures: 50 MB of well-formed batch
-HUGE = 2**30  # bytes of zeros: whoever reads it all in needs more than 1.5 GB
+HUGE = 2**30  # bytes of zeros: whoever reads it all in needs more than 1 GiB
 
 
 @pytest.mark.parametrize("content", ["50 MB well-formed batch", "1 GiB of zeros"])
@@ -516,10 +561,7 @@ def test_an_oversized_batch_file_is_refused(content, tiny_cifar10, tmp_path, sta
 # ---- 6. Only members under cifar-10-batches-py/ count ----
 
 
-@pytest.mark.parametrize("stray_place", ["before", "after"])
-def test_a_stray_test_batch_elsewhere_in_the_archive_is_ignored(
-    stray_place, tiny_cifar10, tmp_path
-):
+def archive_with_a_stray_test_batch(stray_place, tiny_cifar10, tmp_path):
     folder = copy_of(tiny_cifar10, tmp_path)
     stray_labels = (np.arange(40) * 3 + 1) % 10
     stray_images = synthetic_images(stray_labels, seed=9)
@@ -527,9 +569,25 @@ def test_a_stray_test_batch_elsewhere_in_the_archive_is_ignored(
     members = official_members(folder)
     stray_member = ("other/x/test_batch", [stray])
     members = [stray_member, *members] if stray_place == "before" else [*members, stray_member]
-    archive = write_tar_gz(tmp_path / "cifar-10-python.tar.gz", members)
+    return write_tar_gz(tmp_path / "cifar-10-python.tar.gz", members)
+
+
+@pytest.mark.parametrize("stray_place", ["before", "after"])
+def test_a_stray_test_batch_elsewhere_in_the_archive_is_ignored(
+    stray_place, tiny_cifar10, tmp_path
+):
+    archive = archive_with_a_stray_test_batch(stray_place, tiny_cifar10, tmp_path)
+    run = run_reader(archive, tmp_path)
+    assert run.returncode == 0 and not run.killed_for, run.describe()
+    assert "x_train: (300, 32, 32, 3) uint8" in run.stdout, run.describe()
+    assert "x_test: (100, 32, 32, 3)" in run.stdout, run.describe()
+    assert "(40, 32, 32, 3)" not in run.stdout
+
+
+def test_the_command_line_ignores_a_stray_test_batch(tiny_cifar10, tmp_path):
+    archive = archive_with_a_stray_test_batch("after", tiny_cifar10, tmp_path)
     output_dir = tmp_path / "out"
-    run = run_guarded(
+    run = run_tutorial_guarded(
         "--data-dir",
         archive,
         "--output-dir",
@@ -590,6 +648,13 @@ def test_a_data_dir_that_is_a_pipe_or_a_device_is_refused(kind, tmp_path, startu
     message = refuse(data_dir, [name], tmp_path, startup_seconds)
     assert any(word in message for word in words), message
     assert "no such file" not in message, message
+
+
+def test_the_command_line_refuses_a_named_pipe(tmp_path):
+    data_dir = tmp_path / "cifar-10-python.tar.gz"
+    os.mkfifo(data_dir)
+    message = refuse_on_the_command_line(data_dir, [data_dir.name], tmp_path)
+    assert "FIFO" in message or "named pipe" in message, message
 
 
 @pytest.mark.parametrize("kind", ["a folder", "a named pipe", "a read error"])

@@ -5,8 +5,11 @@ import json
 import os
 import re
 
+import pytest
+
 from conftest import ROOT, SCRIPT
 from test_prose_numbers import prose
+from test_robustness import FINAL_OUTPUTS
 
 OUTPUTS = os.path.join(ROOT, "outputs")
 
@@ -16,27 +19,46 @@ def committed_metrics():
         return json.load(metrics_file)
 
 
+def committed_history():
+    with open(os.path.join(OUTPUTS, "history.csv")) as history_file:
+        return list(csv.DictReader(history_file))
+
+
 def test_committed_run_is_complete():
     metrics = committed_metrics()
-    with open(os.path.join(OUTPUTS, "history.csv")) as history_file:
-        rows = list(csv.DictReader(history_file))
-    assert len(rows) == metrics["epochs_completed"]
-    assert abs(float(rows[-1]["val_accuracy"]) - metrics["test_accuracy"]) < 0.005
-    for name in ("accuracy.png", "loss.png", "samples.png", "predictions.png"):
-        assert os.path.getsize(os.path.join(OUTPUTS, name)) > 10_000
+    rows = committed_history()
+    assert [int(row["epoch"]) for row in rows] == list(range(1, metrics["epochs_completed"] + 1))
+    assert float(rows[-1]["val_accuracy"]) == metrics["validation_accuracy"]
+    for name in FINAL_OUTPUTS:
+        if name.endswith(".png"):
+            assert os.path.getsize(os.path.join(OUTPUTS, name)) > 1_000, name
+    confusion = metrics["confusion_matrix"]
+    assert sum(map(sum, confusion)) == 10_000
+    assert sum(confusion[i][i] for i in range(10)) / 10_000 == pytest.approx(
+        metrics["test_accuracy"]
+    )
+
+
+def test_committed_metadata_names_no_machine_folder():
+    metrics = committed_metrics()
+    assert metrics["data_source"] in ("keras.datasets (download)", "cifar-10-python.tar.gz")
+    assert sorted(metrics["versions"]) == ["keras", "numpy", "python", "tensorflow"]
+    text = open(os.path.join(OUTPUTS, "metrics.json")).read()
+    assert not re.search(r"/(root|home|tmp|Users|work)/", text)
 
 
 def test_readme_table_matches_the_committed_run():
     metrics = committed_metrics()
     readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
     row = re.search(
-        r"\| CIFAR-10 \(JPEG copy\) \| ([\d.]+)% \| (\d+) \| ([\d,]+) s \(([\d.]+) min\) "
-        r"\| ([\d,]+) \|",
+        r"\| CIFAR-10 \(JPEG copy\) \| ([\d.]+)% \| ([\d.]+)% \| (\d+) \| ([\d,]+) s "
+        r"\(([\d.]+) min\) \| ([\d,]+) \|",
         readme,
     )
     assert row, "README.md has no results row"
-    accuracy, epochs, seconds, minutes, images_per_second = row.groups()
+    accuracy, validation, epochs, seconds, minutes, images_per_second = row.groups()
     assert float(accuracy) == round(metrics["test_accuracy"] * 100, 2)
+    assert float(validation) == round(metrics["validation_accuracy"] * 100, 2)
     assert int(epochs) == metrics["epochs_completed"]
     assert int(seconds.replace(",", "")) == round(metrics["train_seconds"])
     assert float(minutes) == round(metrics["train_seconds"] / 60, 1)
@@ -60,6 +82,20 @@ def test_tutorial_prose_matches_the_committed_run():
     assert int(settings.group(3)) == round(metrics["test_accuracy"] * 100)
     expect = re.search(r"With the default settings expect about (\d+)%", text)
     assert int(expect.group(1)) == round(metrics["test_accuracy"] * 100)
+    header = re.search(r"about (\d+) minutes on 2 CPU cores", text)
+    assert int(header.group(1)) == round(metrics["train_seconds"] / 60)
+
+
+def test_validation_curve_in_the_prose_matches_the_committed_run():
+    rows = committed_history()
+    quoted = re.search(
+        r"validation accuracy was ([\d.]+)% after 1 epoch, ([\d.]+)% after 5, ([\d.]+)% "
+        r"after 10 and ([\d.]+)% after 30",
+        prose(),
+    )
+    assert quoted, "the prose no longer quotes the validation curve"
+    for text, epoch in zip(quoted.groups(), (1, 5, 10, 30)):
+        assert float(text) == round(float(rows[epoch - 1]["val_accuracy"]) * 100, 1), epoch
 
 
 def script_setting(name):

@@ -75,21 +75,6 @@ def test_sigkill_in_second_epoch_then_same_command_resumes_at_epoch_2(slow_data,
     assert not (output_dir / "in_progress").exists()
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
-def test_ctrl_c_or_kill_says_what_was_saved_and_exits_130(slow_data, tmp_path, stop_signal):
-    output_dir = tmp_path / "out"
-    process, _ = start_and_wait_for_second_epoch(slow_data, output_dir, tmp_path)
-    process.send_signal(stop_signal)
-    assert process.wait(timeout=120) == 130
-    stderr = (tmp_path / "stderr.txt").read_text()
-    assert "Traceback" not in stderr
-    assert stderr.strip().splitlines()[-1] == (
-        "Stopped during epoch 2 of 3: 1 of 3 epochs are saved, epoch 2's progress is lost. "
-        "Run the same command again."
-    )
-    assert [int(row["epoch"]) for row in history_rows(output_dir / "in_progress")] == [1]
-
-
 def test_rerun_after_a_finished_run_is_a_fresh_run(tiny_cifar10, tmp_path):
     flags = ["--data-dir", tiny_cifar10, "--output-dir", tmp_path, "--epochs", 2]
     for _ in range(2):  # the second run must not resume the finished first one
