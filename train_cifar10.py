@@ -137,7 +137,7 @@ if not in_notebook:
     signal.signal(signal.SIGTERM, stop)
     sys.excepthook = one_line_errors
     sys.stdout.reconfigure(line_buffering=True)  # each line at once, even into a log file
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ log: notes for its makers
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # TensorFlow's C++ log: notes for its makers
 backend = os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 if backend not in ("tensorflow", "jax", "torch") or not importlib.util.find_spec(backend):
     sys.exit(f"error: KERAS_BACKEND={backend}: use tensorflow, jax or torch, installed")
@@ -321,7 +321,8 @@ def read_archive(path):
                 if name and member.isfile():
                     files[name] = archive.extractfile(member).read()
     except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError) as error:
-        raise DataError(f"{path}: not a readable .tar.gz archive ({error})") from None
+        message = " ".join(str(error).split())  # on one line
+        raise DataError(f"{path}: not a readable .tar.gz archive ({message})") from None
     return files
 
 

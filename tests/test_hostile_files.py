@@ -6,7 +6,7 @@ given to the tutorial's reader of a local copy under a guard: its address space 
 what any refusal needs, so that a bomb cannot take the machine down with it. What is
 required of each refusal: exit status 1 (never a signal), a last stderr line "error: ..."
 naming the offending file, no traceback, at most 400 MB peak resident memory (measured
-with os.wait4) and a few seconds beyond the reader's own startup.
+from /proc while it runs) and a few seconds beyond the reader's own startup.
 
 The reader runs alone, without TensorFlow: load_local_copy.py takes its cells from the
 tutorial and calls it as the tutorial's load cell does, in a process of ~65 MB that starts
@@ -88,15 +88,19 @@ class GuardedRun:
         )
 
 
-def resident_memory(pid):
+def resident_memory(pid, field="VmRSS"):
+    """Resident memory now (VmRSS), or its peak since the program started (VmHWM).
+
+    The peak is read here rather than from wait4's ru_maxrss, which on Linux also counts
+    the memory of the test process that forked the program."""
     try:
         with open(f"/proc/{pid}/status") as status:
             for line in status:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
-    return 0  # a zombie has no VmRSS line
+    return 0  # a zombie has no such line
 
 
 def run_guarded(command, guard, log_dir, timeout=None):
@@ -117,11 +121,12 @@ def run_guarded(command, guard, log_dir, timeout=None):
             env=dict(os.environ, PYTHONUNBUFFERED="1"),
             preexec_fn=limit_address_space,
         )
-    killed_for = []
+    killed_for, peak = [], [0]
     exited = threading.Event()
 
     def watch():
         while not exited.wait(0.01):
+            peak[0] = max(peak[0], resident_memory(process.pid, "VmHWM"))
             if time.monotonic() - start > timeout:
                 killed_for.append("the timeout")
             elif resident_memory(process.pid) > guard.watchdog_resident:
@@ -143,7 +148,8 @@ def run_guarded(command, guard, log_dir, timeout=None):
     finally:
         exited.set()
         watchdog.join()
-    _, status, usage = os.wait4(process.pid, 0)
+    peak[0] = max(peak[0], resident_memory(process.pid, "VmHWM"))  # exited: 0, or the last
+    _, status, _ = os.wait4(process.pid, 0)
     seconds = time.monotonic() - start
     process.returncode = os.waitstatus_to_exitcode(status)
     return GuardedRun(
@@ -151,7 +157,7 @@ def run_guarded(command, guard, log_dir, timeout=None):
         stdout=stdout_path.read_text(errors="replace"),
         stderr=stderr_path.read_text(errors="replace"),
         seconds=seconds,
-        peak_resident=usage.ru_maxrss * 1024,  # Linux counts kilobytes
+        peak_resident=peak[0],
         killed_for="".join(killed_for),
     )
 

@@ -64,4 +64,4 @@ def test_notebook_runs_in_a_kernel_with_papermill_parameters(tiny_cifar10, tmp_p
         for output in cell.get("outputs", [])
         if "image/png" in output.get("data", {})
     ]
-    assert len(pictures) == 8, "the plots should show inline in the notebook"
+    assert len(pictures) == 7, "the plots should show inline in the notebook"
