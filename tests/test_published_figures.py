@@ -72,8 +72,7 @@ def test_tutorial_prose_matches_the_committed_run():
     assert epochs == metrics["epochs_completed"]
     text = prose()
     settings = re.search(
-        r"(\d+) epochs take about (\d+) minutes on a 2-core processor and "
-        r"reach about (\d+)% test accuracy",
+        r"(\d+) epochs took about (\d+) minutes and reached about (\d+)% test accuracy",
         text,
     )
     assert settings, "the settings prose no longer quotes the run"
