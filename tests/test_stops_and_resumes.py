@@ -19,20 +19,8 @@ import pytest
 
 from cifar_files import write_cifar10
 from conftest import SCRIPT, describe, run_tutorial, start_tutorial
+from test_robustness import FINAL_OUTPUTS as OUTPUT_FILES
 
-OUTPUT_FILES = [
-    "samples.png",
-    "history.csv",
-    "accuracy.png",
-    "loss.png",
-    "metrics.json",
-    "confusion_matrix.png",
-    "mistakes.png",
-    "first_layer_filters.png",
-    "cifar10_cnn.keras",
-    "test_picture.png",
-    "predictions.png",
-]
 # One line of Keras' log per epoch when the output is not a terminal: "29/29 - 4s - ..."
 EPOCH_LOG_LINE = re.compile(r"^\d+/\d+ - .*val_loss", re.MULTILINE)
 
