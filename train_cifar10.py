@@ -519,12 +519,13 @@ augment = keras.layers.Pipeline(
 
 # %% [markdown]
 # **A stream of batches.** `tf.data` turns the arrays into a stream: it shuffles the
-# pictures, groups them into batches, augments each batch, and prepares the next batches
-# (`prefetch`) while the network trains on the current one. The pictures keep their 0-255
-# values: the model itself scales them, so the saved model later takes raw pixels,
-# exactly as they come from a photo. `repeat()` makes one endless stream, reshuffled on
-# every pass, for all epochs (a fresh stream per epoch sometimes stalled for 5 seconds
-# on 2 cores); `fit` is then told how many batches make an epoch.
+# pictures, groups them into batches and augments each batch; `prefetch` lets it prepare
+# the next batches while the network trains on the current one (the op determinism
+# switched on above gives some of that overlap up, for repeatable numbers). The pictures
+# keep their 0-255 values: the model itself scales them, so the saved model later takes
+# raw pixels, exactly as they come from a photo. `repeat()` makes one endless stream,
+# reshuffled on every pass, for all epochs (a fresh stream per epoch sometimes stalled for
+# 5 seconds on 2 cores); `fit` is then told how many batches make an epoch.
 
 
 # %%
