@@ -108,9 +108,7 @@ seed, data_dir, output_dir, precision = args.seed, args.data_dir, args.output_di
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 import importlib.util
 import os
-import re
 import signal
-import tempfile
 
 epochs_saved = None  # before training
 real_stderr = os.dup(2)  # for the stop message, even while TensorFlow's loading is hushed
@@ -146,9 +144,15 @@ backend = os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 if backend not in ("tensorflow", "jax", "torch") or not importlib.util.find_spec(backend):
     sys.exit(f"error: KERAS_BACKEND={backend}: use tensorflow, jax or torch, installed")
 
-# TensorFlow's libraries print a few notes while they load, before any setting can stop
-# them ("Could not find cuda drivers" and the like): hold stderr back during that import,
-# then pass on every line that is not such a note, so real errors and warnings still show.
+# %% [markdown]
+# Housekeeping: TensorFlow's libraries print a few notes while they load, before any
+# setting can stop them ("Could not find cuda drivers" and the like). We hold stderr back
+# during that import, then pass on every line that is not such a note.
+
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
+import re
+import tempfile
+
 LOADING_NOTE = re.compile(r"WARNING: All log messages before absl|I\d{4} .*(cudart_stub|port)\.cc")
 with tempfile.TemporaryFile("w+", errors="replace") as held_back:
     os.dup2(held_back.fileno(), 2)
