@@ -76,3 +76,19 @@ def test_first_convolution_arithmetic(tutorial_run):
     )
     height, width, channels, filters, total = (number(group) for group in match.groups())
     assert (height * width * channels + 1) * filters == total == first_conv
+
+
+def test_same_everywhere_arithmetic(tutorial_run):
+    """All-"same" padding would give 32, 16, 8: 8 x 8 x 64 Dense inputs instead of 6 x 6 x 64."""
+    rows = summary_rows(tutorial_run[0].stdout)
+    flatten_size = next(shape[0] for kind, shape, _ in rows if kind == "Flatten")
+    units = next(shape[0] for kind, shape, _ in rows if kind == "Dense")
+    quoted = re.search(
+        r"take ([\d,]+) inputs instead of the ([\d,]+) it would take with \"same\" everywhere: "
+        r"([\d,]+) fewer weights",
+        prose(),
+    )
+    assert quoted, "the padding paragraph no longer quotes the arithmetic"
+    inputs, all_same_inputs, fewer = map(number, quoted.groups())
+    assert inputs == flatten_size and all_same_inputs == 8 * 8 * 64
+    assert fewer == (all_same_inputs - flatten_size) * units
