@@ -792,12 +792,32 @@ history = model.fit(
 #
 # ## 8. Evaluate on the test set, once
 #
-# Training is over and every setting is chosen, so now, and only now, we measure the
-# network on the 10,000 test pictures. `model.predict` returns ten probabilities per
-# picture; the class with the highest one is the network's answer.
+# **Mirrored averaging.** A cat seen in a mirror is still a cat, and the network was
+# trained on mirrored pictures too. So we ask it twice about every picture, once as it is
+# and once mirrored left to right, and average the two sets of ten probabilities: where
+# one view misleads it, the other often does not. We chose this by validation accuracy,
+# like every other setting: the cell below prints it both ways.
+
 
 # %%
-probabilities = model.predict(x_test, batch_size=batch_size, verbose=0)
+def predict_both_ways(network, pictures):
+    """The mean of the class probabilities of each picture and of its mirror image."""
+    mirrored = pictures[:, :, ::-1]  # the columns in reverse order: left becomes right
+    return (network.predict(pictures, verbose=0) + network.predict(mirrored, verbose=0)) / 2
+
+
+val_accuracy = float(history_rows[-1]["val_accuracy"])  # from the last epoch, one way
+val_predictions = predict_both_ways(model, x_val).argmax(axis=1)
+val_accuracy_mirrored = float(np.mean(val_predictions == y_val[:, 0]))
+print(f"Validation accuracy: {val_accuracy:.2%} one way, {val_accuracy_mirrored:.2%} both ways")
+
+# %% [markdown]
+# Training is over and every setting is chosen, so now, and only now, we measure the
+# network on the 10,000 test pictures. Each picture gets ten probabilities; the class
+# with the highest one is the network's answer.
+
+# %%
+probabilities = predict_both_ways(model, x_test)
 predicted_classes = probabilities.argmax(axis=1)
 true_classes = y_test[:, 0]
 test_accuracy = float(np.mean(predicted_classes == true_classes))
@@ -925,7 +945,7 @@ keras.utils.save_img(work_file("test_picture.png"), x_test[0])
 picture_file = work_file("test_picture.png")  # or the path of a photo of your own
 
 picture = keras.utils.load_img(picture_file, target_size=(32, 32), interpolation="box")
-picture_probabilities = loaded_model.predict(np.array([picture]), verbose=0)[0]
+picture_probabilities = predict_both_ways(loaded_model, np.array([picture]))[0]
 print(os.path.basename(picture_file))
 for class_index in np.argsort(picture_probabilities)[::-1][:3]:
     print(f"{CLASS_NAMES[class_index]:>10}: {picture_probabilities[class_index]:.1%}")
@@ -934,7 +954,7 @@ for class_index in np.argsort(picture_probabilities)[::-1][:3]:
 # And the first twelve test pictures with the network's answers: ✓ right, ✗ wrong.
 
 # %%
-predicted = loaded_model.predict(x_test[:12], verbose=0).argmax(axis=1)
+predicted = predict_both_ways(loaded_model, x_test[:12]).argmax(axis=1)
 fig, axes = plt.subplots(2, 6, figsize=(12, 5.2))
 for ax, picture, guess, true in zip(axes.flat, x_test, predicted, y_test[:, 0]):
     ax.imshow(picture, interpolation="nearest")
@@ -960,7 +980,8 @@ versions = {module.__name__: module.__version__ for module in (tf, keras, np)}
 metrics = {
     "test_accuracy": test_accuracy,
     "test_loss": test_loss,
-    "validation_accuracy": float(epoch_log["val_accuracy"][-1]),
+    "validation_accuracy": val_accuracy,
+    "validation_accuracy_mirrored": val_accuracy_mirrored,
     "per_class_accuracy": {
         name: float(right / count) if count else None
         for name, right, count in zip(CLASS_NAMES, confusion.diagonal(), class_counts)

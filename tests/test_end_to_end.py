@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import pickle
 import re
 
 import numpy as np
@@ -93,3 +94,29 @@ def test_validation_accuracy_is_the_last_epochs(tutorial_run):
     with open(os.path.join(tutorial_run[1], "metrics.json")) as metrics_file:
         metrics = json.load(metrics_file)
     assert metrics["validation_accuracy"] == pytest.approx(float(last_row["val_accuracy"]))
+
+
+def test_test_figures_average_each_picture_with_its_mirror_image(tutorial_run):
+    """metrics.json's test accuracy and loss are those of the saved model's probabilities for
+    each test picture averaged with those for its mirror image, not of one view alone."""
+    import keras
+
+    process, output_dir, data_dir = tutorial_run
+    with open(os.path.join(data_dir, "cifar-10-batches-py", "test_batch"), "rb") as batch_file:
+        record = pickle.load(batch_file, encoding="bytes")  # the tests' own file
+    pictures = np.asarray(record[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+    pictures = pictures.transpose(0, 2, 3, 1)
+    targets = keras.utils.to_categorical(record[b"labels"], 10)
+    model = keras.models.load_model(os.path.join(output_dir, "cifar10_cnn.keras"))
+    one_way = np.asarray(model.predict(pictures, verbose=0))
+    both_ways = (one_way + np.asarray(model.predict(pictures[:, :, ::-1], verbose=0))) / 2
+    with open(os.path.join(output_dir, "metrics.json")) as metrics_file:
+        metrics = json.load(metrics_file)
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=0.1)
+    both_ways_loss, one_way_loss = float(loss(targets, both_ways)), float(loss(targets, one_way))
+    assert both_ways_loss != one_way_loss  # after 3 tiny epochs they differ, if only a little
+    assert abs(metrics["test_loss"] - both_ways_loss) < abs(metrics["test_loss"] - one_way_loss)
+    labels = np.array(record[b"labels"])
+    assert metrics["test_accuracy"] == pytest.approx(np.mean(both_ways.argmax(axis=1) == labels))
+    assert 0 <= metrics["validation_accuracy_mirrored"] <= 1
+    assert f"{metrics['validation_accuracy_mirrored']:.2%} both ways" in process.stdout
