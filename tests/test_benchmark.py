@@ -3,7 +3,10 @@ timer runs on a saved tutorial model. Its speed figures are measured by running 
 by a test."""
 
 import os
+import pickle
 import sys
+
+import numpy as np
 
 from conftest import ROOT
 
@@ -46,3 +49,33 @@ def test_step_alone_timer_runs_on_a_saved_tutorial_model(tutorial_run):
         os.path.join(tutorial_run[1], "cifar10_cnn.keras"), batch_size=16, train_images=64
     )
     assert 0 < speed < 1e7
+
+
+def test_every_lever_changes_the_tutorial_where_it_says(tmp_path):
+    """Each variant of benchmarks/levers.py still finds its lines in the tutorial, once, and
+    the changed tutorial is valid Python; an edit to those lines must update the variants."""
+    import levers
+
+    baseline = levers.variant_source("baseline")
+    for name in levers.VARIANTS:
+        source = levers.variant_source(name)
+        compile(source, name, "exec")
+        assert (source == baseline) == (name == "baseline"), name
+    both = levers.variant_source("ema+erasing")
+    assert "use_ema=True" in both and "RandomErasing" in both
+
+
+def test_levers_reads_the_tutorials_validation_pictures(tmp_path):
+    """The last 10% of the training pictures, as in the tutorial."""
+    import levers
+
+    from cifar_files import write_cifar10
+
+    write_cifar10(str(tmp_path), per_batch=20, test_size=10)
+    x_val, y_val = levers.validation_set(str(tmp_path))
+    assert x_val.shape == (10, 32, 32, 3) and y_val.shape == (10,)
+    with open(tmp_path / "cifar-10-batches-py" / "data_batch_5", "rb") as batch_file:
+        last_batch = pickle.load(batch_file, encoding="bytes")
+    assert list(y_val) == list(last_batch[b"labels"][-10:])
+    rows = np.frombuffer(last_batch[b"data"], np.uint8).reshape(-1, 3, 32, 32)[-10:]
+    assert (x_val == rows.transpose(0, 2, 3, 1)).all()
