@@ -150,7 +150,11 @@ def main():
     x_val, y_val = validation_set(args.data_dir)
     lines = [f"## {datetime.datetime.now():%Y-%m-%d %H:%M}", ""]
     lines.append("Command: `" + shlex.join(["python"] + sys.argv) + "`")
-    lines += ["", f"Validation accuracy after each epoch, on {args.data_label}:", ""]
+    from benchmark import machine  # processor, cores, bfloat16, GPU, versions
+
+    where = ", ".join(f"{key}: {value}" for key, value in machine().items())
+    lines += ["", f"Machine: {where}; {args.jobs} variant(s) at a time.", ""]
+    lines += [f"Validation accuracy after each epoch, on {args.data_label}:", ""]
     curves, summary = {}, []
     for name in args.variants:
         code, output_dir, seconds = finished[name]
