@@ -90,12 +90,8 @@ add("--learning-rate", type=number_in(float, 1e-9, 1e9), default=learning_rate, 
 add("--seed", type=number_in(int, 0, 2**32 - 1), default=seed, help="for every random choice")
 add("--data-dir", default=data_dir, help="cifar-10-python.tar.gz or its folder; None: download")
 add("--output-dir", default=output_dir, help="where plots, metrics and the model go")
-add(
-    "--precision",
-    default=precision,
-    help="auto: the fastest here",
-    choices=["auto", "float32", "mixed_bfloat16", "mixed_float16"],
-)
+precisions = ["auto", "float32", "mixed_bfloat16", "mixed_float16"]
+add("--precision", default=precision, choices=precisions, help="auto: the fastest here")
 in_notebook = "ipykernel" in sys.modules
 args = parser.parse_args([] if in_notebook else None)
 epochs, batch_size, learning_rate = args.epochs, args.batch_size, args.learning_rate
@@ -103,10 +99,9 @@ seed, data_dir, output_dir, precision = args.seed, args.data_dir, args.output_di
 
 # %% [markdown]
 # Housekeeping: Ctrl-C or `kill` stops the run with one line saying what is saved (exit
-# status 130), a failed read or write with one line, and TensorFlow's chatter is kept quiet.
+# status 130), and a failed read or write with one line.
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
-import importlib.util
 import os
 import signal
 
@@ -139,20 +134,22 @@ if not in_notebook:
     signal.signal(signal.SIGTERM, stop)
     sys.excepthook = one_line_errors
     sys.stdout.reconfigure(line_buffering=True)  # each line at once, even into a log file
-os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # TensorFlow's C++ log: notes for its makers
-backend = os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-if backend not in ("tensorflow", "jax", "torch") or not importlib.util.find_spec(backend):
-    sys.exit(f"error: KERAS_BACKEND={backend}: use tensorflow, jax or torch, installed")
 
 # %% [markdown]
-# Housekeeping: TensorFlow's libraries print a few notes while they load, before any
-# setting can stop them ("Could not find cuda drivers" and the like). We hold stderr back
-# during that import, then pass on every line that is not such a note.
+# Housekeeping: check the Keras backend, and keep TensorFlow quiet. Its libraries print a
+# few notes while they load, before any setting can stop them ("Could not find cuda
+# drivers" and the like): we hold stderr back during that import, then pass on every line
+# that is not such a note.
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
+import importlib.util
 import re
 import tempfile
 
+backend = os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+if backend not in ("tensorflow", "jax", "torch") or not importlib.util.find_spec(backend):
+    sys.exit(f"error: KERAS_BACKEND={backend}: use tensorflow, jax or torch, installed")
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # TensorFlow's C++ log: notes for its makers
 LOADING_NOTE = re.compile(r"WARNING: All log messages before absl|I\d{4} .*(cudart_stub|port)\.cc")
 with tempfile.TemporaryFile("w+", errors="replace") as held_back:
     os.dup2(held_back.fileno(), 2)
@@ -236,7 +233,6 @@ print("Precision:", precision, "| seed:", seed)
 import io
 import lzma
 import pickle
-import stat
 import tarfile
 import zlib
 
@@ -299,9 +295,8 @@ def parse_batch(name, data):
 
 
 # %% [markdown]
-# Housekeeping: read the six batch files from a folder or from the archive, refusing
-# anything larger than a real one before reading it all; in the archive only members
-# under `cifar-10-batches-py/` count.
+# Housekeeping: read the six batch files from a folder, refusing anything larger than a
+# real one before reading it all.
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
@@ -320,6 +315,12 @@ def read_folder(folder):
     return files
 
 
+# %% [markdown]
+# Housekeeping: or read them from the archive, with the same limit; only members under
+# `cifar-10-batches-py/` count.
+
+
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
 def read_archive(path):
     files = {}
     try:
@@ -347,7 +348,7 @@ def load_local_cifar10(path):
     if os.path.isdir(path):
         in_path = os.path.lexists(f"{path}/test_batch")
         files = read_folder(path if in_path else f"{path}/cifar-10-batches-py")
-    elif not stat.S_ISREG(os.stat(path).st_mode):
+    elif not os.path.isfile(path):
         raise DataError(f"{path}: a named pipe (FIFO) or a device, not a file or folder")
     else:
         files = read_archive(path)
@@ -440,7 +441,7 @@ def save_figure(fig, name):
 
 # %% [markdown]
 # Housekeeping: before anything is written, check that the output folder can take this
-# run's files, and resume or clear what an earlier run left in `outputs/in_progress/`.
+# run's files.
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 if os.path.exists(output_dir) and not os.path.isdir(output_dir):
@@ -450,6 +451,12 @@ if os.path.islink(work_dir) or os.path.isfile(work_dir):
 blocked = [name for name in OUTPUT_FILES if os.path.isdir(os.path.join(output_dir, name))]
 if blocked:
     sys.exit(f"error: {os.path.join(output_dir, blocked[0])!r} is a folder, where a file will go")
+
+# %% [markdown]
+# Housekeeping: resume what an earlier run with the same settings left in
+# `outputs/in_progress/`, or clear it, and note this run's settings there.
+
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
 if os.path.isdir(work_dir):
     try:
         with open(work_file("settings.json")) as settings_file:
@@ -745,11 +752,9 @@ if epochs_saved:
         history_rows = [
             row for row in csv.DictReader(history_file) if int(row["epoch"]) <= epochs_saved
         ]
-    then = (
-        "Training is complete."
-        if epochs_saved == epochs
-        else f"Continuing with epoch {epochs_saved + 1}."
-    )
+    then = f"Continuing with epoch {epochs_saved + 1}."
+    if epochs_saved == epochs:
+        then = "Training is complete."
     print(f"Resuming: {epochs_saved} of {epochs} epochs are saved. {then}")
 elif backups:
     print("No backup could be read: starting afresh.")
@@ -975,7 +980,6 @@ save_figure(fig, "predictions.png")
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 import platform
 
-class_counts = confusion.sum(axis=1)
 versions = {module.__name__: module.__version__ for module in (tf, keras, np)}
 metrics = {
     "test_accuracy": test_accuracy,
@@ -984,7 +988,7 @@ metrics = {
     "validation_accuracy_mirrored": val_accuracy_mirrored,
     "per_class_accuracy": {
         name: float(right / count) if count else None
-        for name, right, count in zip(CLASS_NAMES, confusion.diagonal(), class_counts)
+        for name, right, count in zip(CLASS_NAMES, confusion.diagonal(), confusion.sum(axis=1))
     },
     "confusion_matrix": confusion.tolist(),
     "epochs_completed": len(history_rows),
