@@ -99,7 +99,7 @@ seed, data_dir, output_dir, precision = args.seed, args.data_dir, args.output_di
 
 # %% [markdown]
 # Housekeeping: Ctrl-C or `kill` stops the run with one line saying what is saved (exit
-# status 130), and a failed read or write with one line.
+# status 130).
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 import os
@@ -122,6 +122,16 @@ def stop(signal_number, frame):
     os._exit(130)  # at once: every file is either complete or in outputs/in_progress/
 
 
+if not in_notebook:
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+# %% [markdown]
+# Housekeeping: a failed read or write stops the run with one line, not a traceback, and
+# every printed line reaches a log file at once.
+
+
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
 def one_line_errors(kind, error, traceback):
     if issubclass(kind, OSError):  # a full disk, a folder where a file should go, ...
         print(f"error: {error}", file=sys.stderr)
@@ -130,8 +140,6 @@ def one_line_errors(kind, error, traceback):
 
 
 if not in_notebook:
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
     sys.excepthook = one_line_errors
     sys.stdout.reconfigure(line_buffering=True)  # each line at once, even into a log file
 
@@ -231,14 +239,10 @@ print("Precision:", precision, "| seed:", seed)
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 import io
-import lzma
 import pickle
-import tarfile
-import zlib
 
 BATCH_FILES = [f"data_batch_{number}" for number in range(1, 6)] + ["test_batch"]
 LARGEST_BATCH_FILE = 40_000_000  # bytes; the real ones are 31 MB
-ARCHIVE_MEMBERS = {f"cifar-10-batches-py/{name}": name for name in BATCH_FILES}
 
 
 class DataError(Exception):
@@ -321,6 +325,13 @@ def read_folder(folder):
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
+import lzma
+import tarfile
+import zlib
+
+ARCHIVE_MEMBERS = {f"cifar-10-batches-py/{name}": name for name in BATCH_FILES}
+
+
 def read_archive(path):
     files = {}
     try:
@@ -712,14 +723,9 @@ class SaveProgress(keras.callbacks.Callback):
         if not math.isfinite(logs["loss"]):  # never back up weights that are not numbers
             sys.exit(f"error: the loss became {logs['loss']}; try a smaller --learning-rate")
         seconds = time.perf_counter() - self.start
-        history_rows.append(
-            {
-                "epoch": epoch + 1,
-                **logs,
-                "epoch_seconds": seconds,
-                "batch_seconds": self.batch_seconds or seconds,
-            }
-        )
+        row = {"epoch": epoch + 1, **logs, "epoch_seconds": seconds}
+        row["batch_seconds"] = self.batch_seconds or seconds
+        history_rows.append(row)
         replace_atomically(work_file("history.csv"), write_history)
         replace_atomically(work_file(f"backup-{epoch + 1:05d}.weights.h5"), model.save_weights)
         if os.path.exists(work_file(f"backup-{epoch - 1:05d}.weights.h5")):  # keep the last two
@@ -749,9 +755,7 @@ for path in backups:
         print(f"The backup {path} cannot be read ({type(error).__name__}); trying an older one.")
 if epochs_saved:
     with open(work_file("history.csv")) as history_file:
-        history_rows = [
-            row for row in csv.DictReader(history_file) if int(row["epoch"]) <= epochs_saved
-        ]
+        history_rows = list(csv.DictReader(history_file))[:epochs_saved]  # a row per epoch
     then = f"Continuing with epoch {epochs_saved + 1}."
     if epochs_saved == epochs:
         then = "Training is complete."
