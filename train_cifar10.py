@@ -48,7 +48,7 @@
 # Batches of 128 keep a processor busy (on 2 cores, batches of 32 trained about 30% fewer
 # pictures per second), and 30 epochs still make over 10,000 adjustments.
 # On the 2-core processor of the committed run (an AMD EPYC without bfloat16, so in
-# float32), 30 epochs took about 53 minutes and reached about 80% test accuracy; other work
+# float32), 30 epochs took about 53 minutes and reached about 81% test accuracy; other work
 # shared the cores for its first 20 epochs, and alone each epoch took about 73 seconds. On
 # a 2-core AMD Zen 4, which has bfloat16 (see below), `mixed_bfloat16` trained 1.4 to 2.4
 # times as fast as `float32`.
@@ -804,8 +804,10 @@ history = model.fit(
 # **Mirrored averaging.** A cat seen in a mirror is still a cat, and the network was
 # trained on mirrored pictures too. So we ask it twice about every picture, once as it is
 # and once mirrored left to right, and average the two sets of ten probabilities: where
-# one view misleads it, the other often does not. We chose this by validation accuracy,
-# like every other setting: the cell below prints it both ways.
+# one view misleads it, the other often does not. It costs a second pass over the
+# pictures and no extra training. We chose it by validation accuracy, like every other
+# setting: in the committed run it raised validation accuracy from 80.82% to 81.86%, and
+# the cell below prints your run's figures both ways.
 
 
 # %%
@@ -836,7 +838,7 @@ print(f"Test accuracy: {test_accuracy:.2%}")
 
 # %% [markdown]
 # A network that guessed at random would score 10%. With the default settings expect
-# about 80%: four pictures in five right.
+# about 81%: four pictures in five right, and a few more.
 #
 # Which classes does it mix up? The **confusion matrix** counts, for every true class
 # (row), how often the network answered each class (column): the diagonal holds the right

@@ -125,3 +125,20 @@ def test_epochs_where_validation_beat_training_match_the_committed_run():
     quoted = re.search(r"it was higher after (\d+) of the (\d+) epochs", prose())
     assert quoted, "the prose no longer says how often validation beat training"
     assert (int(quoted.group(1)), int(quoted.group(2))) == (higher, len(rows))
+
+
+def test_mirrored_averaging_gain_in_the_prose_matches_the_committed_run():
+    metrics = committed_metrics()
+    quoted = re.search(r"raised validation accuracy from ([\d.]+)% to ([\d.]+)%", prose())
+    assert quoted, "the prose no longer quotes what mirrored averaging gained"
+    assert float(quoted.group(1)) == round(metrics["validation_accuracy"] * 100, 2)
+    assert float(quoted.group(2)) == round(metrics["validation_accuracy_mirrored"] * 100, 2)
+
+
+def test_readme_quotes_the_committed_mirrored_validation_accuracy():
+    metrics = committed_metrics()
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    quoted = re.search(r"that gave ([\d.]+)% against ([\d.]+)% for the pictures\s+alone", readme)
+    assert quoted, "README.md no longer quotes the mirrored validation accuracy"
+    assert float(quoted.group(1)) == round(metrics["validation_accuracy_mirrored"] * 100, 2)
+    assert float(quoted.group(2)) == round(metrics["validation_accuracy"] * 100, 2)
