@@ -43,7 +43,8 @@
 # all the training pictures. The network looks at them in **batches**: it predicts a whole
 # batch, measures its mistakes, and adjusts its weights once per batch. The **learning
 # rate** sets how big each adjustment is. The **seed** fixes the random choices (starting
-# weights, order of pictures), so that two runs with TensorFlow give the same numbers.
+# weights, order of pictures), so that two runs with TensorFlow on the same computer give
+# the same numbers.
 #
 # Batches of 128 keep a processor busy (on 2 cores, batches of 32 trained about 30% fewer
 # pictures per second), and 30 epochs still make over 10,000 adjustments.
@@ -576,8 +577,9 @@ steps_per_epoch = math.ceil(len(x_train) / batch_size)
 # of weights, covering all three colours at once, and adds them up into one number. Each
 # **filter** is one such block; it learns to respond to one pattern (an edge, a patch of
 # colour, later an eye or a wheel), and a layer with 32 filters makes 32 maps of where its
-# patterns occur. The window slides in two directions, across and down, which is why
-# colour pictures use `Conv2D`, not `Conv3D`.
+# patterns occur. The next convolution does the same over those 32 maps: its filters are
+# 3×3×32 blocks, which combine simple patterns into larger ones. The window slides in two
+# directions, across and down, which is why colour pictures use `Conv2D`, not `Conv3D`.
 #
 # **Padding.** A 3×3 window cannot be centred on the border pixels. With
 # `padding="same"` Keras adds a border of zeros so the output keeps the input's size
@@ -591,15 +593,16 @@ steps_per_epoch = math.ceil(len(x_train) / batch_size)
 # **Pooling.** `MaxPooling2D(2×2)` keeps the largest value of each 2×2 block, halving
 # height and width (30→15): cheaper, and a pattern counts whether it sits at one pixel or
 # the next. **Dropout** sets a random 25% (later 50%) of the values to zero at each
-# training step, so the network cannot lean on any single one. Like augmentation, it acts
+# training step, so the network cannot lean on any single one and must spread what it
+# learns over many, which holds up better on new pictures. Like augmentation, it acts
 # only during training.
 #
 # **Flatten** unrolls the last 6×6×64 maps into one list of 2,304 numbers, and **Dense**
 # connects every one of them to every one of 512 *units*: each unit multiplies every input
 # by a weight of its own, adds them up and adds one more number, its *bias*. The final
-# `Dense(10)` gives
-# one score per class. **Softmax** turns those ten scores into probabilities that add up
-# to 1. **ReLU** (`max(0, x)`) after each hidden layer lets the network learn more than
+# `Dense(10)` gives one score per class. **Softmax** turns those ten scores into
+# probabilities that add up to 1. **ReLU** (`max(0, x)`) after each layer in between (a
+# *hidden* layer: neither the input nor the output) lets the network learn more than
 # straight-line relationships.
 #
 # Follow the height and width through the network: 32 (input) → 32 ("same") → 30
@@ -798,22 +801,24 @@ history = model.fit(
 # 1 epoch, 63.6% after 5, 72.2% after 10 and 80.8% after 30. It levels off near 80% because
 # the network is small (four convolutions, no normalisation layers), the pictures have only
 # 32×32 pixels, and a few of the labels are simply wrong; larger networks reach over 90%.
-#
+
+# %% [markdown]
 # ## 8. Evaluate on the test set, once
 #
 # **Mirrored averaging.** A cat seen in a mirror is still a cat, and the network was
 # trained on mirrored pictures too. So we ask it twice about every picture, once as it is
 # and once mirrored left to right, and average the two sets of ten probabilities: where
-# one view misleads it, the other often does not. It costs a second pass over the
-# pictures and no extra training. We chose it by validation accuracy, like every other
-# setting: in the committed run it raised validation accuracy from 80.82% to 81.86%, and
-# the cell below prints your run's figures both ways.
+# one view misleads it, the other often does not. (Changing the pictures at prediction
+# time like this is called *test-time augmentation*.) It costs a second pass over the
+# pictures and no extra training. We chose it by validation accuracy: in the committed
+# run it raised validation accuracy from 80.82% to 81.86%, and the cell below prints your
+# run's figures both ways. The accuracies per epoch above are one way.
 
 
 # %%
 def predict_both_ways(network, pictures):
     """The mean of the class probabilities of each picture and of its mirror image."""
-    mirrored = pictures[:, :, ::-1]  # the columns in reverse order: left becomes right
+    mirrored = np.flip(pictures, axis=2)  # axis 2 of (N, height, width, 3): left becomes right
     return (network.predict(pictures, verbose=0) + network.predict(mirrored, verbose=0)) / 2
 
 
@@ -937,8 +942,9 @@ save_figure(fig, "first_layer_filters.png")
 #
 # The saved file holds the architecture, the weights and the optimizer's state. Because
 # scaling is part of the model, it takes raw pixels: an array of shape (N, 32, 32, 3) with
-# values 0-255, and returns N rows of 10 class probabilities. We load it back just as
-# another program would.
+# values 0-255, and returns N rows of 10 class probabilities for the pictures as given;
+# for step 8's mirrored average, pass it to `predict_both_ways`, as the cells below do.
+# We load it back just as another program would.
 
 # %%
 model.save(work_file("cifar10_cnn.keras"))

@@ -51,14 +51,15 @@ def test_readme_table_matches_the_committed_run():
     metrics = committed_metrics()
     readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
     row = re.search(
-        r"\| CIFAR-10 \(JPEG copy\) \| ([\d.]+)% \| ([\d.]+)% \| (\d+) \| ([\d,]+) s "
+        r"\| CIFAR-10 \(JPEG copy\) \| ([\d.]+)% \| ([\d.]+)% / ([\d.]+)% \| (\d+) \| ([\d,]+) s "
         r"\(([\d.]+) min\) \| ([\d,]+) \|",
         readme,
     )
     assert row, "README.md has no results row"
-    accuracy, validation, epochs, seconds, minutes, images_per_second = row.groups()
+    accuracy, validation, mirrored, epochs, seconds, minutes, images_per_second = row.groups()
     assert float(accuracy) == round(metrics["test_accuracy"] * 100, 2)
     assert float(validation) == round(metrics["validation_accuracy"] * 100, 2)
+    assert float(mirrored) == round(metrics["validation_accuracy_mirrored"] * 100, 2)
     assert int(epochs) == metrics["epochs_completed"]
     assert int(seconds.replace(",", "")) == round(metrics["train_seconds"])
     assert float(minutes) == round(metrics["train_seconds"] / 60, 1)
