@@ -4,11 +4,13 @@ by a test."""
 
 import os
 import pickle
+import re
 import sys
 
 import numpy as np
 
 from conftest import ROOT
+from test_prose_numbers import prose
 
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
@@ -79,3 +81,34 @@ def test_levers_reads_the_tutorials_validation_pictures(tmp_path):
     assert list(y_val) == list(last_batch[b"labels"][-10:])
     rows = np.frombuffer(last_batch[b"data"], np.uint8).reshape(-1, 3, 32, 32)[-10:]
     assert (x_val == rows.transpose(0, 2, 3, 1)).all()
+
+
+def lever_results():
+    """{(epochs, variant): (last validation accuracy, mirrored)} from the summary tables that
+    benchmarks/levers.py appended to benchmarks/RESULTS.md (the later section wins)."""
+    text = open(os.path.join(ROOT, "benchmarks", "RESULTS.md"), encoding="utf-8").read()
+    results = {}
+    for section in text.split("\n## ")[1:]:
+        command = re.search(r"levers\.py [^`]*--epochs (\d+)", section)
+        rows = re.findall(r"^\| ([\w.+-]+) \| ([\d.]+)% \| ([\d.]+)% \| \d+ min", section, re.M)
+        for name, last, mirrored in rows if command else []:
+            results[int(command.group(1)), name] = (float(last), float(mirrored))
+    return results
+
+
+def test_label_smoothing_effect_in_the_prose_is_the_measured_one():
+    quoted = re.search(
+        r"(\d+)-epoch trial with batches of (\d+).*? ended at ([\d.]+)% with label smoothing "
+        r"and ([\d.]+)% without",
+        prose(),
+    )
+    assert quoted, "the prose no longer quotes what label smoothing gained"
+    epochs, batch_size, with_it, without = quoted.groups()
+    results = lever_results()
+    assert results[int(epochs), f"batch-{batch_size}"][0] == float(with_it)
+    assert results[int(epochs), f"batch-{batch_size}+smoothing-0"][0] == float(without)
+    readme = " ".join(open(os.path.join(ROOT, "README.md"), encoding="utf-8").read().split())
+    assert (
+        f"Label smoothing, measured by validation accuracy over {epochs} epochs with "
+        f"batches of {batch_size}: {with_it}% with it, {without}% without." in readme
+    )
