@@ -12,7 +12,7 @@ from conftest import ROOT, SCRIPT, describe
 from test_robustness import FINAL_OUTPUTS
 
 NOTEBOOK = os.path.join(ROOT, "train_cifar10.ipynb")
-REGENERATE = "jupytext --from py:percent --to ipynb --set-kernel python3 train_cifar10.py"
+REGENERATE = "jupytext --from py:percent --to ipynb --update --set-kernel python3 train_cifar10.py"
 
 
 def cells(notebook):
