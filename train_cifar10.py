@@ -33,7 +33,9 @@
 # `--data-dir PATH`; `--help` lists every flag. Each `# %%` block is a notebook cell (VS
 # Code, PyCharm, JupyterLab with Jupytext), and `train_cifar10.ipynb` is the same tutorial
 # as a notebook. Cells tagged *housekeeping* (folded in the notebook) make the script safe
-# to run for real: a first reading can skip every one of them.
+# to run for real: a first reading can skip every one of them. The story uses three
+# names they define, `work_file`, `save_figure` and `history_rows`, each said where it
+# is first used.
 
 # %% [markdown]
 # ## 1. Setup
@@ -191,7 +193,7 @@ print("Keras", keras.__version__, "on the", backend, "backend")
 
 # %% [markdown]
 # Housekeeping: speed and repeatability. Processors with fast 16-bit arithmetic compute
-# twice as many numbers per step in 16 bits, and the network barely notices the lost
+# twice as many numbers at a time in 16 bits, and the network barely notices the lost
 # digits: Keras' *mixed precision* computes in 16 bits and keeps the weights in 32. On
 # `auto` we take `mixed_float16` on a GPU, `mixed_bfloat16` on a processor with
 # native bfloat16 (AMD Zen 4, recent Intel Xeons) except on JAX, where it measured slower,
@@ -492,7 +494,8 @@ except OSError as error:
 # Always look at your data before training on it. Here are the first 48 training
 # pictures with their class names. They are tiny and often hard to tell apart even for
 # a person, which is what makes CIFAR-10 a good first challenge. (`nearest` draws each
-# pixel as a sharp square instead of blurring them together.)
+# pixel as a sharp square instead of blurring them together; `save_figure` saves the plot
+# into this run's folder and, in a notebook, shows it under the cell.)
 
 # %%
 fig, axes = plt.subplots(6, 8, figsize=(12, 9.5))
@@ -601,9 +604,9 @@ steps_per_epoch = math.ceil(len(x_train) / batch_size)
 # connects every one of them to every one of 512 *units*: each unit multiplies every input
 # by a weight of its own, adds them up and adds one more number, its *bias*. The final
 # `Dense(10)` gives one score per class. **Softmax** turns those ten scores into
-# probabilities that add up to 1. **ReLU** (`max(0, x)`) after each layer in between (a
-# *hidden* layer: neither the input nor the output) lets the network learn more than
-# straight-line relationships.
+# probabilities that add up to 1. **ReLU** (`max(0, x)`) after each convolution and the
+# first `Dense` layer (the *hidden* layers: neither the input nor the output) lets the
+# network learn more than straight-line relationships.
 #
 # Follow the height and width through the network: 32 (input) → 32 ("same") → 30
 # ("valid") → 15 (pooling) → 15 ("same") → 13 ("valid") → 6 (pooling, rounding down).
@@ -650,8 +653,9 @@ model.summary()
 #   0.1 the targets become 0.91 for the right class and 0.01 for the others, so the
 #   network is not pushed to be ever more certain of the training pictures, which helps
 #   it on new ones: in a 30-epoch trial with batches of 64 (`benchmarks/levers.py`),
-#   validation accuracy ended at 81.12% with label smoothing and 79.28% without. (It
-#   also means the loss never gets near 0.)
+#   validation accuracy ended at 81.12% with label smoothing and 79.28% without (one
+#   seed each). It also means the loss never gets near 0: even answers that match the
+#   smoothed targets exactly score about 0.5.
 # - The **optimizer**, RMSprop, scales each weight's step by a running average of how
 #   large that weight's recent gradients were, so weights with steep, noisy gradients
 #   move carefully and flat ones move faster.
@@ -683,9 +687,9 @@ model.compile(
 #
 # Housekeeping: never lose a run. After every epoch, the callback `SaveProgress` adds
 # the epoch's numbers and times to `history.csv` and backs up the weights and the
-# optimizer's state (Keras' `BackupAndRestore` writes in place, so a stop while it writes
-# can spoil its only backup; ours writes a new file and renames it). Rerun a stopped run
-# with the same command and it continues after the last saved epoch.
+# optimizer's state (Keras' `BackupAndRestore` overwrites its backup in place, so a stop
+# while it writes can spoil it; ours writes a new file and renames it). Rerun a stopped
+# run with the same command and it continues after the last saved epoch.
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 import csv
@@ -799,7 +803,8 @@ history = model.fit(
 # validation accuracy fell, the network would be memorising the training pictures:
 # *overfitting*.
 #
-# With the default settings, the committed run's validation accuracy was 37.6% after
+# With the default settings (on CIFAR-10 read from a JPEG-compressed copy, see the
+# README), the committed run's validation accuracy was 37.6% after
 # 1 epoch, 63.6% after 5, 72.2% after 10 and 80.8% after 30. It levels off near 80% because
 # the network is small (four convolutions, no normalisation layers), the pictures have only
 # 32×32 pixels, and a few of the labels are simply wrong; larger networks reach over 90%.
@@ -824,7 +829,7 @@ def predict_both_ways(network, pictures):
     return (network.predict(pictures, verbose=0) + network.predict(mirrored, verbose=0)) / 2
 
 
-val_accuracy = float(history_rows[-1]["val_accuracy"])  # from the last epoch, one way
+val_accuracy = float(history_rows[-1]["val_accuracy"])  # history.csv's last row: one way
 val_predictions = predict_both_ways(model, x_val).argmax(axis=1)
 val_accuracy_mirrored = float(np.mean(val_predictions == y_val[:, 0]))
 print(f"Validation accuracy: {val_accuracy:.2%} one way, {val_accuracy_mirrored:.2%} both ways")
@@ -891,8 +896,9 @@ save_figure(fig, "mistakes.png")
 # ## 9. Plot the learning curves
 #
 # The curves tell the story of the training. `history.csv` holds the numbers `fit`
-# printed after every epoch (`fit` also returns them, in `history.history`, but only for
-# the epochs of this session, and a run may have been resumed).
+# printed after every epoch, and `history_rows` the same rows in memory (`fit` also
+# returns them, in `history.history`, but only for the epochs of this session, and a run
+# may have been resumed).
 
 # %%
 epoch_log = {name: np.array([float(row[name]) for row in history_rows]) for name in history_rows[0]}
@@ -946,7 +952,8 @@ save_figure(fig, "first_layer_filters.png")
 # scaling is part of the model, it takes raw pixels: an array of shape (N, 32, 32, 3) with
 # values 0-255, and returns N rows of 10 class probabilities for the pictures as given;
 # for step 8's mirrored average, pass it to `predict_both_ways`, as the cells below do.
-# We load it back just as another program would.
+# We save it into this run's folder (`work_file` gives a path there) and load it back
+# just as another program would.
 
 # %%
 model.save(work_file("cifar10_cnn.keras"))
