@@ -112,3 +112,17 @@ def test_label_smoothing_effect_in_the_prose_is_the_measured_one():
         f"Label smoothing, measured by validation accuracy over {epochs} epochs with "
         f"batches of {batch_size}: {with_it}% with it, {without}% without." in readme
     )
+
+
+def test_short_schedule_figures_in_the_prose_are_the_measured_ones():
+    quoted = re.search(
+        r"over (\d+) epochs, validation accuracy ended at ([\d.]+)% with `--batch-size (\d+)` "
+        r"and ([\d.]+)% with (\d+)",
+        prose(),
+    )
+    assert quoted, "the prose no longer quotes the short schedule's figures"
+    epochs, smaller, small_batch, default, default_batch = quoted.groups()
+    results = lever_results()
+    assert results[int(epochs), f"batch-{small_batch}"][0] == float(smaller)
+    assert results[int(epochs), "baseline"][0] == float(default)
+    assert f"batch_size = {default_batch}\n" in open(os.path.join(ROOT, "train_cifar10.py")).read()
