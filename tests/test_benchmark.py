@@ -96,14 +96,18 @@ def lever_results():
     return results
 
 
+def quoted_in_prose(pattern, what):
+    match = re.search(pattern, prose())
+    assert match, f"the prose no longer quotes {what}"
+    return match.groups()
+
+
 def test_label_smoothing_effect_in_the_prose_is_the_measured_one():
-    quoted = re.search(
+    epochs, batch_size, with_it, without = quoted_in_prose(
         r"(\d+)-epoch trial with batches of (\d+).*? ended at ([\d.]+)% with label smoothing "
         r"and ([\d.]+)% without",
-        prose(),
+        "what label smoothing gained",
     )
-    assert quoted, "the prose no longer quotes what label smoothing gained"
-    epochs, batch_size, with_it, without = quoted.groups()
     results = lever_results()
     assert results[int(epochs), f"batch-{batch_size}"][0] == float(with_it)
     assert results[int(epochs), f"batch-{batch_size}+smoothing-0"][0] == float(without)
@@ -115,13 +119,11 @@ def test_label_smoothing_effect_in_the_prose_is_the_measured_one():
 
 
 def test_short_schedule_figures_in_the_prose_are_the_measured_ones():
-    quoted = re.search(
+    epochs, smaller, small_batch, default, default_batch = quoted_in_prose(
         r"over (\d+) epochs, validation accuracy ended at ([\d.]+)% with `--batch-size (\d+)` "
         r"and ([\d.]+)% with (\d+)",
-        prose(),
+        "the short schedule's figures",
     )
-    assert quoted, "the prose no longer quotes the short schedule's figures"
-    epochs, smaller, small_batch, default, default_batch = quoted.groups()
     results = lever_results()
     assert results[int(epochs), f"batch-{small_batch}"][0] == float(smaller)
     assert results[int(epochs), "baseline"][0] == float(default)
