@@ -2,6 +2,7 @@
 timer runs on a saved tutorial model. Its speed figures are measured by running it, never
 by a test."""
 
+import json
 import os
 import pickle
 import re
@@ -128,3 +129,15 @@ def test_short_schedule_figures_in_the_prose_are_the_measured_ones():
     assert results[int(epochs), f"batch-{small_batch}"][0] == float(smaller)
     assert results[int(epochs), "baseline"][0] == float(default)
     assert f"batch_size = {default_batch}\n" in open(os.path.join(ROOT, "train_cifar10.py")).read()
+
+
+def test_learning_rate_figures_in_the_readme_are_the_measured_ones():
+    readme = " ".join(open(os.path.join(ROOT, "README.md"), encoding="utf-8").read().split())
+    quoted = re.search(
+        r"over 30 epochs with batches of 128: ([\d.]+)% at 0.001, ([\d.]+)% at", readme
+    )
+    assert quoted, "README.md no longer quotes the learning-rate A/B"
+    with open(os.path.join(ROOT, "outputs", "metrics.json")) as metrics_file:
+        committed = json.load(metrics_file)  # the default run: peak 0.001, batches of 128
+    assert float(quoted.group(1)) == round(committed["validation_accuracy"] * 100, 2)
+    assert float(quoted.group(2)) == lever_results()[30, "lr-0.0005"][0]
