@@ -33,9 +33,9 @@
 # `--data-dir PATH`; `--help` lists every flag. Each `# %%` block is a notebook cell (VS
 # Code, PyCharm, JupyterLab with Jupytext), and `train_cifar10.ipynb` is the same tutorial
 # as a notebook. Cells tagged *housekeeping* (folded in the notebook) make the script safe
-# to run for real: a first reading can skip every one of them. The story uses three
-# names they define, `work_file`, `save_figure` and `history_rows`, each said where it
-# is first used.
+# to run for real: a first reading can skip every one of them. The story uses a few
+# names they define (`work_file`, `save_figure`, `SaveProgress`, `epochs_saved`,
+# `history_rows`), each said where it is first used.
 
 # %% [markdown]
 # ## 1. Setup
@@ -779,8 +779,9 @@ elif backups:
 # After each epoch it also measures loss and accuracy on the validation pictures, which
 # never change the weights, so that we can watch how the network does on pictures it is
 # not trained on. `TerminateOnNaN` stops a run whose loss is no longer a number (a
-# learning rate far too large does that). In a terminal you see a progress bar; when the
-# output goes to a file, one line per epoch.
+# learning rate far too large does that); `SaveProgress` saves each finished epoch, and
+# `initial_epoch=epochs_saved` makes a resumed run start after the epochs already saved.
+# In a terminal you see a progress bar; when the output goes to a file, one line per epoch.
 
 # %%
 history = model.fit(
