@@ -97,8 +97,7 @@ precisions = ["auto", "float32", "mixed_bfloat16", "mixed_float16"]
 add("--precision", default=precision, choices=precisions, help="auto: the fastest here")
 in_notebook = "ipykernel" in sys.modules
 args = parser.parse_args([] if in_notebook else None)
-epochs, batch_size, learning_rate = args.epochs, args.batch_size, args.learning_rate
-seed, data_dir, output_dir, precision = args.seed, args.data_dir, args.output_dir, args.precision
+globals().update(vars(args))  # each flag replaces the setting of the same name
 
 # %% [markdown]
 # Housekeeping: Ctrl-C or `kill` stops the run with one line saying what is saved (exit
@@ -192,33 +191,22 @@ from matplotlib.ticker import MaxNLocator
 print("Keras", keras.__version__, "on the", backend, "backend")
 
 # %% [markdown]
-# Housekeeping: speed and repeatability. Processors with fast 16-bit arithmetic compute
-# twice as many numbers at a time in 16 bits, and the network barely notices the lost
-# digits: Keras' *mixed precision* computes in 16 bits and keeps the weights in 32. On
-# `auto` we take `mixed_float16` on a GPU, `mixed_bfloat16` on a processor with
-# native bfloat16 (AMD Zen 4, recent Intel Xeons) except on JAX, where it measured slower,
-# and `float32` elsewhere. The seed and TensorFlow's *op determinism* make two runs with
-# the same flags on the same CPU give the same numbers.
-
+# Housekeeping: speed and repeatability. *Mixed precision* computes in 16 bits where the
+# processor does that fast (on `auto`: a GPU, or a CPU with bfloat16 such as AMD Zen 4,
+# except on JAX, where it measured slower) and keeps the weights in 32 bits; the seed and
+# TensorFlow's *op determinism* make two runs with the same flags give the same numbers.
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
-def gpu_present():
+if precision == "auto":
     if backend == "torch":
         import torch
 
-        return torch.cuda.is_available()
-    return any(device.startswith("gpu") for device in keras.distribution.list_devices())
-
-
-if precision == "auto":
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            fast_bfloat16 = "_bf16" in cpuinfo.read()  # the flags avx512_bf16 or amx_bf16
-    except OSError:  # not Linux: no cheap way to tell
-        fast_bfloat16 = False
-    precision = "mixed_float16" if gpu_present() else "float32"
-    if fast_bfloat16 and backend != "jax" and precision == "float32":
-        precision = "mixed_bfloat16"
+        gpu = torch.cuda.is_available()
+    else:
+        gpu = any(device.startswith("gpu") for device in keras.distribution.list_devices())
+    with open("/proc/cpuinfo" if os.path.exists("/proc/cpuinfo") else os.devnull) as cpuinfo:
+        bfloat16 = "_bf16" in cpuinfo.read() and backend != "jax"  # avx512_bf16 or amx_bf16
+    precision = "mixed_float16" if gpu else "mixed_bfloat16" if bfloat16 else "float32"
 keras.mixed_precision.set_global_policy(precision)
 keras.utils.set_random_seed(seed)
 if backend == "tensorflow":
@@ -233,12 +221,10 @@ print("Precision:", precision, "| seed:", seed)
 # `keras.datasets.cifar10.load_data()` downloads it once into `~/.keras/datasets` and
 # returns it as NumPy arrays.
 #
-# Housekeeping: with `--data-dir` we read a local copy of the official "python version"
-# files instead: the `cifar-10-python.tar.gz` archive, the `cifar-10-batches-py` folder it
-# unpacks to, or the folder holding that one. Those files are Python *pickles*, which can
-# hold instructions to run any code. Our reader builds nothing but plain Python values and
-# inert stand-ins that record what the file says about its arrays; it then makes the
-# pictures' array itself from the raw bytes (`np.frombuffer`) after checking its type.
+# Housekeeping: `--data-dir` reads a local copy instead (`cifar-10-python.tar.gz`, the
+# `cifar-10-batches-py` folder it unpacks to, or the folder holding that one). Its files
+# are Python *pickles*, which can carry code to run, so our reader builds only plain values
+# and makes the pictures' array itself from checked raw bytes (README: "Without internet").
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 import io
@@ -685,11 +671,10 @@ model.compile(
 # %% [markdown]
 # ## 7. Train the model
 #
-# Housekeeping: never lose a run. After every epoch, the callback `SaveProgress` adds
-# the epoch's numbers and times to `history.csv` and backs up the weights and the
-# optimizer's state (Keras' `BackupAndRestore` overwrites its backup in place, so a stop
-# while it writes can spoil it; ours writes a new file and renames it). Rerun a stopped
-# run with the same command and it continues after the last saved epoch.
+# Housekeeping: never lose a run. After every epoch the callback `SaveProgress` adds a
+# row to `history.csv` and backs up the weights and optimizer state, each to a new file
+# renamed into place (Keras' `BackupAndRestore` writes in place, which a stop can spoil),
+# so the same command continues a stopped run after its last saved epoch.
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 import csv
