@@ -892,14 +892,9 @@ epoch_log = {name: np.array([float(row[name]) for row in history_rows]) for name
 
 def plot_curves(metric, scale, unit):
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.plot(epoch_log["epoch"], scale * epoch_log[metric], "o-", markersize=3, label="training")
-    ax.plot(
-        epoch_log["epoch"],
-        scale * epoch_log["val_" + metric],
-        "o-",
-        markersize=3,
-        label="validation",
-    )
+    epoch = epoch_log["epoch"]
+    ax.plot(epoch, scale * epoch_log[metric], "o-", markersize=3, label="training")
+    ax.plot(epoch, scale * epoch_log["val_" + metric], "o-", markersize=3, label="validation")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs only
     ax.set(title=f"{metric.capitalize()} per epoch", xlabel="epoch", ylabel=unit)
     ax.grid(alpha=0.3)
