@@ -204,7 +204,7 @@ if precision == "auto":
         gpu = torch.cuda.is_available()
     else:
         gpu = any(device.startswith("gpu") for device in keras.distribution.list_devices())
-    with open("/proc/cpuinfo" if os.path.exists("/proc/cpuinfo") else os.devnull) as cpuinfo:
+    with open("/proc/cpuinfo" if os.access("/proc/cpuinfo", os.R_OK) else os.devnull) as cpuinfo:
         bfloat16 = "_bf16" in cpuinfo.read() and backend != "jax"  # avx512_bf16 or amx_bf16
     precision = "mixed_float16" if gpu else "mixed_bfloat16" if bfloat16 else "float32"
 keras.mixed_precision.set_global_policy(precision)
@@ -325,10 +325,12 @@ def read_archive(path):
     files = {}
     try:
         with open(path, "rb") as raw_file, tarfile.open(fileobj=raw_file) as archive:
-            for count, member in enumerate(archive):
+            for count, member in enumerate(archive, start=1):
                 name = ARCHIVE_MEMBERS.get(member.name.removeprefix("./"))
-                if count > 100 or (name and member.size > LARGEST_BATCH_FILE):
-                    raise DataError(f"{path}: {member.name} is not from CIFAR-10's archive")
+                if count > 100:  # the real archive has 8 entries
+                    raise DataError(f"{path}: more than 100 entries, not CIFAR-10's archive")
+                if name and member.size > LARGEST_BATCH_FILE:
+                    raise DataError(f"{path}: {member.name} is larger than any CIFAR-10 batch file")
                 if name and member.isfile():
                     files[name] = archive.extractfile(member).read()
     except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError) as error:

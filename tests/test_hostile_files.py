@@ -609,6 +609,26 @@ def test_the_command_line_ignores_a_stray_test_batch(tiny_cifar10, tmp_path):
     assert (output_dir / "metrics.json").exists()
 
 
+# ---- 6b. An archive of more than 100 entries (the real one has 8) ----
+
+
+@pytest.mark.parametrize("entries", [100, 101, 300_000])
+def test_an_archive_of_more_than_100_entries_is_refused(
+    entries, tiny_cifar10, tmp_path, startup_seconds
+):
+    """Many empty entries, before the real ones: tarfile would list them all in memory."""
+    members = official_members(copy_of(tiny_cifar10, tmp_path))
+    members = [(f"other/{index}", []) for index in range(entries - len(members))] + members
+    archive = write_tar_gz(tmp_path / "cifar-10-python.tar.gz", members)
+    if entries <= 100:
+        run = run_reader(archive, tmp_path)
+        assert run.returncode == 0 and not run.killed_for, run.describe()
+        assert "x_train: (300, 32, 32, 3) uint8" in run.stdout, run.describe()
+    else:
+        message = refuse(archive, ["cifar-10-python.tar.gz"], tmp_path, startup_seconds)
+        assert "more than 100 entries" in message, message
+
+
 # ---- 7 and 8. Labels that are not a flat list of ints; empty batches ----
 
 LABELS = np.arange(60) % 10
