@@ -34,8 +34,9 @@
 # Code, PyCharm, JupyterLab with Jupytext), and `train_cifar10.ipynb` is the same tutorial
 # as a notebook. Cells tagged *housekeeping* (folded in the notebook) make the script safe
 # to run for real: a first reading can skip every one of them. The story uses a few
-# names they define (`work_file`, `save_figure`, `SaveProgress`, `epochs_saved`,
-# `history_rows`), each said where it is first used.
+# names they define (`backend`, `load_local_cifar10`, `DataError`, `work_file`,
+# `save_figure`, `SaveProgress`, `epochs_saved`, `history_rows`), each said where it is
+# first used.
 
 # %% [markdown]
 # ## 1. Setup
@@ -49,12 +50,12 @@
 # the same numbers.
 #
 # Batches of 128 keep a processor busy (on 2 cores, batches of 32 trained about 30% fewer
-# pictures per second), and 30 epochs still make over 10,000 adjustments.
-# On the 2-core processor of the committed run (an AMD EPYC without bfloat16, so in
-# float32), 30 epochs took about 53 minutes and reached about 81% test accuracy; other work
-# shared the cores for its first 20 epochs, and alone each epoch took about 73 seconds. On
-# a 2-core AMD Zen 4, which has bfloat16 (see below), `mixed_bfloat16` trained 1.4 to 2.4
-# times as fast as `float32`.
+# pictures per second), and 30 epochs still make over 10,000 adjustments. On the 2-core
+# processor of the committed run (an AMD EPYC without *bfloat16*, a fast 16-bit number
+# format explained below, so in float32), 30 epochs took about 53 minutes and reached
+# about 81% test accuracy; other work shared the cores for its first 20 epochs, and alone
+# each epoch took about 73 seconds. On a 2-core AMD Zen 4, which has bfloat16,
+# `mixed_bfloat16` trained 1.4 to 2.4 times as fast as `float32`.
 
 # %% tags=["parameters"]
 epochs = 30
@@ -367,8 +368,9 @@ def load_local_cifar10(path):
 
 
 # %% [markdown]
-# Now load the data. Any problem with it stops the tutorial here, with one line saying
-# what is wrong, before any time is spent on training.
+# Now load the data: by download, or with `--data-dir` through `load_local_cifar10`, the
+# reader above. Any problem with it (a `DataError`) stops the tutorial here, with one line
+# saying what is wrong, before any time is spent on training.
 
 # %%
 NUM_CLASSES = 10
@@ -501,12 +503,12 @@ save_figure(fig, "samples.png")
 # **The loss and one-hot labels.** To learn, the network needs one number that says how
 # wrong its answers are: the *loss*. Ours, *categorical cross-entropy*, looks at the
 # probability the network gave the right class: near 1, the loss is near 0; near 0, the
-# loss is large. The network's last layer outputs ten probabilities, one per class, and
-# this loss compares them with a target written the same way: class 3 (cat) becomes
+# loss is large. The network's last layer outputs ten probabilities, one per class. We
+# write each target the same way, as ten numbers: class 3 (cat) becomes
 # `[0, 0, 0, 1, 0, 0, 0, 0, 0, 0]`, a 1 for the right class and 0 elsewhere. This is
-# *one-hot* encoding. (Keras' `SparseCategoricalCrossentropy` takes the class numbers
-# as they are; we use one-hot targets because *label smoothing*, explained in step 6,
-# needs them.)
+# *one-hot* encoding. (Keras' `SparseCategoricalCrossentropy` would take the class
+# numbers as they are; we write them one-hot because *label smoothing*, explained in
+# step 6, changes those ten numbers.)
 
 # %%
 y_train_onehot = keras.utils.to_categorical(y_train, NUM_CLASSES)
@@ -537,8 +539,8 @@ augment = keras.layers.Pipeline(
 # %% [markdown]
 # **A stream of batches.** `tf.data` turns the arrays into a stream: it shuffles the
 # pictures, groups them into batches and augments each batch; `prefetch` lets it prepare
-# the next batches while the network trains on the current one (the op determinism
-# switched on above gives some of that overlap up, for repeatable numbers). The pictures
+# the next batches while the network trains on the current one (the setting above that
+# makes TensorFlow repeat its numbers exactly gives some of that overlap up). The pictures
 # keep their 0-255 values: the model itself scales them, so the saved model later takes
 # raw pixels, exactly as they come from a photo. `repeat()` makes one endless stream,
 # reshuffled on every pass, for all epochs (a fresh stream per epoch sometimes stalled for
@@ -577,9 +579,8 @@ steps_per_epoch = math.ceil(len(x_train) / batch_size)
 # (32→32); with the default, `padding="valid"`, the window stays inside and the output
 # loses one pixel at each edge (32→30). Each block here uses "same" then "valid", the
 # choice of the classic Keras example this network comes from, and one of several that
-# work: the first convolution sees the border pixels, the second trims the maps, and the
-# smaller maps make the `Dense` layer below take 2,304 inputs instead of the 4,096 it would
-# take with "same" everywhere: 917,504 fewer weights.
+# work: the first convolution sees the border pixels, and the second trims the maps,
+# which saves weights further on (see below).
 #
 # **Pooling.** `MaxPooling2D(2×2)` keeps the largest value of each 2×2 block, halving
 # height and width (30→15): cheaper, and a pattern counts whether it sits at one pixel or
@@ -596,11 +597,13 @@ steps_per_epoch = math.ceil(len(x_train) / batch_size)
 # first `Dense` layer (the *hidden* layers: neither the input nor the output) lets the
 # network learn more than straight-line relationships.
 #
-# Follow the height and width through the network: 32 (input) → 32 ("same") → 30
-# ("valid") → 15 (pooling) → 15 ("same") → 13 ("valid") → 6 (pooling, rounding down).
+# Follow the height and width through the network: 32 (input) → 32 ("same") → 30 ("valid")
+# → 15 (pooling) → 15 ("same") → 13 ("valid") → 6 (pooling, rounding down). Because of
+# the trimming the maps end at 6×6 rather than 8×8, and the `Dense` layer will take 2,304
+# inputs instead of the 4,096 it would take with "same" everywhere: 917,504 fewer weights.
 # The first layer, `Rescaling`, maps the pixel values 0-255 to 0-1, the range in which
-# training works best. The last layer computes in `float32` even under mixed precision,
-# so the probabilities keep their full accuracy.
+# training works best. The last layer computes in `float32` even under mixed precision, so
+# the probabilities keep their full accuracy.
 
 # %%
 model = keras.Sequential(
@@ -765,8 +768,10 @@ elif backups:
 # Now train. `model.fit` runs the epochs, feeding the network one batch after another.
 # After each epoch it also measures loss and accuracy on the validation pictures, which
 # never change the weights, so that we can watch how the network does on pictures it is
-# not trained on. `TerminateOnNaN` stops a run whose loss is no longer a number (a
-# learning rate far too large does that); `SaveProgress` saves each finished epoch, and
+# not trained on. *Callbacks* are objects whose methods `fit` calls at set moments, such
+# as the end of each batch or epoch: `TerminateOnNaN` stops a run whose loss is no longer
+# a number (a learning rate far too large does that); `SaveProgress` saves each finished
+# epoch, and
 # `initial_epoch=epochs_saved` makes a resumed run start after the epochs already saved.
 # In a terminal you see a progress bar; when the output goes to a file, one line per epoch.
 
@@ -817,7 +822,7 @@ def predict_both_ways(network, pictures):
     return (network.predict(pictures, verbose=0) + network.predict(mirrored, verbose=0)) / 2
 
 
-val_accuracy = float(history_rows[-1]["val_accuracy"])  # history.csv's last row: one way
+val_accuracy = float(history_rows[-1]["val_accuracy"])  # the last row of history.csv
 val_predictions = predict_both_ways(model, x_val).argmax(axis=1)
 val_accuracy_mirrored = float(np.mean(val_predictions == y_val[:, 0]))
 print(f"Validation accuracy: {val_accuracy:.2%} one way, {val_accuracy_mirrored:.2%} both ways")
@@ -838,15 +843,15 @@ print(f"Test accuracy: {test_accuracy:.2%}")
 
 # %% [markdown]
 # A network that guessed at random would score 10%. With the default settings expect
-# about 81%: four pictures in five right, and a few more.
+# about 81%: four pictures in five right, and a few more. The test loss is the smoothed
+# loss of step 6, so it stays above about 0.5 even for a perfect network.
 #
 # Which classes does it mix up? The **confusion matrix** counts, for every true class
 # (row), how often the network answered each class (column): the diagonal holds the right
 # answers, everything else a mistake.
 
 # %%
-confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=int)
-np.add.at(confusion, (true_classes, predicted_classes), 1)
+confusion = tf.math.confusion_matrix(true_classes, predicted_classes, NUM_CLASSES).numpy()
 for name, right, count in zip(CLASS_NAMES, confusion.diagonal(), confusion.sum(axis=1)):
     print(f"{name:>10}: {right / count:.1%} of {count} right")
 
@@ -881,7 +886,7 @@ fig.suptitle("The test pictures it got wrong most confidently")
 save_figure(fig, "mistakes.png")
 
 # %% [markdown]
-# ## 9. Plot the learning curves
+# ## 9. Plot the learning curves, and what the first layer learned
 #
 # The curves tell the story of the training. `history.csv` holds the numbers `fit`
 # printed after every epoch, and `history_rows` the same rows in memory (`fit` also
@@ -949,6 +954,8 @@ loaded_model = keras.models.load_model(work_file("cifar10_cnn.keras"))
 # probable classes. To try your own, set `picture_file` to its path; it works best with
 # one object filling a square frame (a photo of another shape is squeezed into a square).
 # The network always answers with one of its ten classes, even for a photo of none.
+# Running the script again trains a new network: to classify more photos later, load the
+# saved model in a few lines of your own, as the README shows.
 
 # %%
 keras.utils.save_img(work_file("test_picture.png"), x_test[0])

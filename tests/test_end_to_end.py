@@ -5,11 +5,14 @@ import json
 import os
 import pickle
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from matplotlib import image as mpimg
 
+from conftest import ROOT
 from test_robustness import FINAL_OUTPUTS
 
 PLOTS = [name for name in FINAL_OUTPUTS if name.endswith(".png") and name != "test_picture.png"]
@@ -120,3 +123,26 @@ def test_test_figures_average_each_picture_with_its_mirror_image(tutorial_run):
     assert metrics["test_accuracy"] == pytest.approx(np.mean(both_ways.argmax(axis=1) == labels))
     assert 0 <= metrics["validation_accuracy_mirrored"] <= 1
     assert f"{metrics['validation_accuracy_mirrored']:.2%} both ways" in process.stdout
+
+
+def test_the_readmes_own_photo_snippet_gives_the_tutorials_answer(tutorial_run, tmp_path):
+    """The README's lines for a photo of one's own, run on the saved model and test picture."""
+    process, output_dir, _ = tutorial_run
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    snippet = re.search(r"own photos\n.*?```python\n(.*?)```", readme, re.DOTALL).group(1)
+    for path, there in [
+        ("outputs/cifar10_cnn.keras", output_dir / "cifar10_cnn.keras"),
+        ("my_photo.jpg", output_dir / "test_picture.png"),
+    ]:
+        assert snippet.count(f'"{path}"') == 1, path
+        snippet = snippet.replace(f'"{path}"', repr(str(there)))
+    ran = subprocess.run(
+        [sys.executable, "-c", snippet], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert ran.returncode == 0, ran.stderr
+    lines = process.stdout.splitlines()
+    tutorials = lines[lines.index("test_picture.png") + 1 :][:3]
+    answers = [line.split(":") for line in ran.stdout.splitlines()]
+    assert [name for name, _ in answers] == [line.split(":")[0] for line in tutorials]
+    for (_, percent), line in zip(answers, tutorials):
+        assert abs(float(percent.strip(" %")) - float(line.split(":")[1].strip(" %"))) <= 0.15
