@@ -143,3 +143,18 @@ def test_learning_rate_figures_in_the_readme_are_the_measured_ones():
         committed = json.load(metrics_file)  # the default run: peak 0.001, batches of 128
     assert float(quoted.group(1)) == round(committed["validation_accuracy"] * 100, 2)
     assert float(quoted.group(2)) == lever_results()[30, "lr-0.0005"][0]
+
+
+def test_the_readmes_first_run_accuracy_is_the_measured_one():
+    readme = " ".join(open(os.path.join(ROOT, "README.md"), encoding="utf-8").read().split())
+    quoted = re.search(
+        r"train_cifar10\.py --epochs (\d+)`\. .*? it reached ([\d.]+)% test accuracy", readme
+    )
+    assert quoted, "README.md no longer quotes the first run's accuracy"
+    results = open(os.path.join(ROOT, "benchmarks", "RESULTS.md"), encoding="utf-8").read()
+    section = re.search(
+        r"## [^\n]*the README's first run, `--epochs (\d+)`.*?(?:\n## |\Z)", results, re.S
+    )
+    assert section and section.group(1) == quoted.group(1), "RESULTS.md has no such run"
+    row = re.search(r"\| CIFAR-10 \(JPEG copy\) \| [^|]+ \| ([\d.]+)% \|", section.group(0))
+    assert row and row.group(1) == quoted.group(2)
