@@ -55,7 +55,8 @@
 # format explained below, so in float32), 30 epochs took about 53 minutes and reached
 # about 81% test accuracy; other work shared the cores for its first 20 epochs, and alone
 # each epoch took about 73 seconds. On a 2-core AMD Zen 4, which has bfloat16,
-# `mixed_bfloat16` trained 1.4 to 2.4 times as fast as `float32`.
+# `mixed_bfloat16` trained 1.4 to 2.4 times as fast as `float32`. (The tag `parameters`
+# on the next cell lets notebook tools such as papermill set these names.)
 
 # %% tags=["parameters"]
 epochs = 30
@@ -262,9 +263,10 @@ class SafeUnpickler(pickle.Unpickler):
 
 
 # %% [markdown]
-# Housekeeping: each batch file holds a dictionary: `b"data"`, one row of 3,072 bytes per
-# picture (its 1,024 red values, then 1,024 green and 1,024 blue), and `b"labels"`, one
-# class number 0-9 per picture. We check both, then reshape each row to 32×32×3.
+# Housekeeping: each of the six files (CIFAR-10 calls them batches) holds a dictionary:
+# `b"data"`, one row of 3,072 bytes per picture (its 1,024 red values, then 1,024 green
+# and 1,024 blue), and `b"labels"`, one class number 0-9 per picture. We check both, then
+# reshape each row to 32×32×3.
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
