@@ -143,3 +143,25 @@ def test_readme_quotes_the_committed_mirrored_validation_accuracy():
     assert quoted, "README.md no longer quotes the mirrored validation accuracy"
     assert float(quoted.group(1)) == round(metrics["validation_accuracy_mirrored"] * 100, 2)
     assert float(quoted.group(2)) == round(metrics["validation_accuracy"] * 100, 2)
+
+
+def test_time_per_epoch_alone_is_the_committed_runs():
+    """The epochs after those that shared the cores: their mean time and training speed."""
+    readme = " ".join(open(os.path.join(ROOT, "README.md"), encoding="utf-8").read().split())
+    quoted = re.search(
+        r"during its first (\d+) epochs; alone, an epoch took about (\d+) s there \((\d+) s of it "
+        r"on the training batches: ([\d,]+) training images/s\)",
+        readme,
+    )
+    assert quoted, "README.md no longer quotes the time per epoch alone"
+    shared, epoch_seconds, batch_seconds, speed = (int(g.replace(",", "")) for g in quoted.groups())
+    alone = committed_history()[shared:]
+    mean_epoch = sum(float(row["epoch_seconds"]) for row in alone) / len(alone)
+    mean_batches = sum(float(row["batch_seconds"]) for row in alone) / len(alone)
+    training_pictures = 45_000  # the committed run's x_train
+    assert (epoch_seconds, batch_seconds) == (round(mean_epoch), round(mean_batches))
+    assert speed == round(training_pictures / mean_batches)
+    in_prose = re.search(
+        r"first (\d+) epochs, and alone each epoch took about (\d+) seconds", prose()
+    )
+    assert in_prose and in_prose.groups() == (str(shared), str(epoch_seconds))
