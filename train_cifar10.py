@@ -869,10 +869,10 @@ ax.set(xlabel="predicted class", ylabel="true class", title="Test pictures per a
 save_figure(fig, "confusion_matrix.png")
 
 # %% [markdown]
-# Cars, frogs, trucks and ships are recognised best; cats and birds worst, and cats and
-# dogs, which share shapes and colours, are confused with each other most. Here are the mistakes the
-# network was surest of: some are hard even for a person, and a few test labels are
-# simply wrong.
+# In the committed run cars, frogs, trucks and ships were recognised best; cats and birds
+# worst, and cats and dogs, which share shapes and colours, were confused with each other
+# most. Here are the mistakes the network was surest of: some are hard even for a person,
+# and a few test labels are simply wrong.
 
 # %%
 wrong = np.flatnonzero(predicted_classes != true_classes)

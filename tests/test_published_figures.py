@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from cifar_files import CLASS_NAMES
 from conftest import ROOT, SCRIPT
 from test_prose_numbers import prose
 from test_robustness import FINAL_OUTPUTS
@@ -165,3 +166,28 @@ def test_time_per_epoch_alone_is_the_committed_runs():
         r"first (\d+) epochs, and alone each epoch took about (\d+) seconds", prose()
     )
     assert in_prose and in_prose.groups() == (str(shared), str(epoch_seconds))
+
+
+CLASS_WORDS = {"cars": "automobile", "frogs": "frog", "trucks": "truck", "ships": "ship"}
+CLASS_WORDS |= {"cats": "cat", "birds": "bird", "dogs": "dog"}
+
+
+def test_best_and_worst_classes_in_the_prose_are_the_committed_runs():
+    per_class = committed_metrics()["per_class_accuracy"]
+    ranking = sorted(per_class, key=per_class.get, reverse=True)
+    quoted = re.search(
+        r"run (\w+), (\w+), (\w+) and (\w+) were recognised best; (\w+) and (\w+) worst, and "
+        r"(\w+) and (\w+),[^,]*, were confused with each other most",
+        prose(),
+    )
+    assert quoted, "the prose no longer names the best and worst classes"
+    names = [CLASS_WORDS[word.lower()] for word in quoted.groups()]
+    assert set(names[:4]) == set(ranking[:4]) and set(names[4:6]) == set(ranking[-2:])
+    confusion = committed_metrics()["confusion_matrix"]
+    mistakes = {(true, said): confusion[true][said] for true in range(10) for said in range(10)}
+    true, said = max((pair for pair in mistakes if pair[0] != pair[1]), key=mistakes.get)
+    assert {names[6], names[7]} == {CLASS_NAMES[true], CLASS_NAMES[said]}
+    readme = " ".join(open(os.path.join(ROOT, "README.md"), encoding="utf-8").read().split())
+    counts = re.search(r"\((\d+) test cats called dogs, (\d+) dogs called cats\)", readme)
+    cat, dog = CLASS_NAMES.index("cat"), CLASS_NAMES.index("dog")
+    assert counts and counts.groups() == (str(confusion[cat][dog]), str(confusion[dog][cat]))
