@@ -846,7 +846,7 @@ print(f"Test accuracy: {test_accuracy:.2%}")
 # %% [markdown]
 # A network that guessed at random would score 10%. With the default settings expect
 # about 81%: four pictures in five right, and a few more. The test loss is the smoothed
-# loss of step 6, so it stays above about 0.5 even for a perfect network.
+# loss of step 6, which cannot go below about 0.5.
 #
 # Which classes does it mix up? The **confusion matrix** counts, for every true class
 # (row), how often the network answered each class (column): the diagonal holds the right
