@@ -2,6 +2,7 @@
 timer runs on a saved tutorial model. Its speed figures are measured by running it, never
 by a test."""
 
+import csv
 import json
 import os
 import pickle
@@ -158,3 +159,13 @@ def test_the_readmes_first_run_accuracy_is_the_measured_one():
     assert section and section.group(1) == quoted.group(1), "RESULTS.md has no such run"
     row = re.search(r"\| CIFAR-10 \(JPEG copy\) \| [^|]+ \| ([\d.]+)% \|", section.group(0))
     assert row and row.group(1) == quoted.group(2)
+    in_prose = re.search(
+        r"`--epochs (\d+)` ended at ([\d.]+)% test accuracy \(README\), while the 30-epoch run "
+        r"stood at ([\d.]+)% validation accuracy after its third epoch",
+        prose(),
+    )
+    assert in_prose, "the prose no longer compares a short run with a long one"
+    assert in_prose.groups()[:2] == quoted.groups()
+    with open(os.path.join(ROOT, "outputs", "history.csv")) as history_file:
+        third = list(csv.DictReader(history_file))[int(quoted.group(1)) - 1]
+    assert float(in_prose.group(3)) == round(float(third["val_accuracy"]) * 100, 2)

@@ -146,3 +146,14 @@ def test_the_readmes_own_photo_snippet_gives_the_tutorials_answer(tutorial_run, 
     assert [name for name, _ in answers] == [line.split(":")[0] for line in tutorials]
     for (_, percent), line in zip(answers, tutorials):
         assert abs(float(percent.strip(" %")) - float(line.split(":")[1].strip(" %"))) <= 0.15
+
+
+def test_the_test_picture_file_holds_the_test_pictures_own_pixels(tutorial_run):
+    """Step 10 writes test picture 0 to a PNG: the same pixels, not stretched to 0-255."""
+    _, output_dir, data_dir = tutorial_run
+    with open(os.path.join(data_dir, "cifar-10-batches-py", "test_batch"), "rb") as batch_file:
+        batch = pickle.load(batch_file, encoding="bytes")  # written by the tests themselves
+    first = np.asarray(batch[b"data"][0], dtype=np.uint8).reshape(3, 32, 32).transpose(1, 2, 0)
+    assert first.min() > 0 or first.max() < 255, "a picture that fills 0-255 proves nothing"
+    written = np.round(mpimg.imread(os.path.join(output_dir, "test_picture.png")) * 255)
+    assert np.array_equal(written[..., :3].astype(np.uint8), first)
