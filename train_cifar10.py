@@ -541,12 +541,12 @@ augment = keras.layers.Pipeline(
 # %% [markdown]
 # **A stream of batches.** `tf.data` turns the arrays into a stream: it shuffles the
 # pictures, groups them into batches and augments each batch; `prefetch` lets it prepare
-# the next batches while the network trains on the current one (the setting above that
-# makes TensorFlow repeat its numbers exactly gives some of that overlap up). The pictures
-# keep their 0-255 values: the model itself scales them, so the saved model later takes
-# raw pixels, exactly as they come from a photo. `repeat()` makes one endless stream,
-# reshuffled on every pass, for all epochs (a fresh stream per epoch sometimes stalled for
-# 5 seconds on 2 cores); `fit` is then told how many batches make an epoch.
+# the next batches while the network trains on the current one (repeatable numbers, set up
+# in step 1, cost some of that overlap). The pictures keep their 0-255 values: the model
+# itself scales them, so the saved model later takes raw pixels, exactly as they come from
+# a photo. `repeat()` makes one endless stream, reshuffled on every pass, for all epochs
+# (a fresh stream per epoch sometimes stalled for 5 seconds on 2 cores); `fit` is then
+# told how many batches make an epoch.
 
 
 # %%
@@ -600,12 +600,13 @@ steps_per_epoch = math.ceil(len(x_train) / batch_size)
 # network learn more than straight-line relationships.
 #
 # Follow the height and width through the network: 32 (input) → 32 ("same") → 30 ("valid")
-# → 15 (pooling) → 15 ("same") → 13 ("valid") → 6 (pooling, rounding down). Because of
-# the trimming the maps end at 6×6 rather than 8×8, and the `Dense` layer will take 2,304
+# → 15 (pooling) → 15 ("same") → 13 ("valid") → 6 (pooling, rounding down). Because of the
+# trimming the maps end at 6×6 rather than 8×8, and the `Dense` layer will take 2,304
 # inputs instead of the 4,096 it would take with "same" everywhere: 917,504 fewer weights.
-# The first layer, `Rescaling`, maps the pixel values 0-255 to 0-1, the range in which
-# training works best. The last layer computes in `float32` even under mixed precision, so
-# the probabilities keep their full accuracy.
+# The sizes (32 and 64 filters, 512 units) are the classic example's. The first layer,
+# `Rescaling`, maps the pixel values 0-255 to 0-1, the range in which training works best.
+# The last layer computes in `float32` even under mixed precision, so the probabilities
+# keep their full accuracy.
 
 # %%
 model = keras.Sequential(
