@@ -169,3 +169,11 @@ def test_the_readmes_first_run_accuracy_is_the_measured_one():
     with open(os.path.join(ROOT, "outputs", "history.csv")) as history_file:
         third = list(csv.DictReader(history_file))[int(quoted.group(1)) - 1]
     assert float(in_prose.group(3)) == round(float(third["val_accuracy"]) * 100, 2)
+
+
+def test_longer_schedule_figures_in_the_prose_are_the_measured_ones():
+    epochs, last, mirrored = quoted_in_prose(
+        r"Over (\d+) epochs validation accuracy ended at ([\d.]+)%\s+\(([\d.]+)% mirrored\)",
+        "what a longer schedule reached",
+    )
+    assert lever_results()[int(epochs), "baseline"] == (float(last), float(mirrored))
