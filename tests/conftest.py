@@ -10,6 +10,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "train_cifar10.py")
 
 
+def readme_text():
+    """README.md with its whitespace collapsed, so that a quoted sentence may span lines."""
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as readme:
+        return " ".join(readme.read().split())
+
+
 def run_tutorial(*flags, env=None, timeout=600):
     """Run train_cifar10.py as a learner would, and return the finished process."""
     full_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))

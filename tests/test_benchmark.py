@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from conftest import ROOT
+from conftest import ROOT, readme_text
 from test_prose_numbers import prose
 
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
@@ -113,7 +113,7 @@ def test_label_smoothing_effect_in_the_prose_is_the_measured_one():
     results = lever_results()
     assert results[int(epochs), f"batch-{batch_size}"][0] == float(with_it)
     assert results[int(epochs), f"batch-{batch_size}+smoothing-0"][0] == float(without)
-    readme = " ".join(open(os.path.join(ROOT, "README.md"), encoding="utf-8").read().split())
+    readme = readme_text()
     assert (
         f"Label smoothing, measured by validation accuracy over {epochs} epochs with "
         f"batches of {batch_size}: {with_it}% with it, {without}% without." in readme
@@ -133,7 +133,7 @@ def test_short_schedule_figures_in_the_prose_are_the_measured_ones():
 
 
 def test_learning_rate_figures_in_the_readme_are_the_measured_ones():
-    readme = " ".join(open(os.path.join(ROOT, "README.md"), encoding="utf-8").read().split())
+    readme = readme_text()
     quoted = re.search(
         r"over 30 epochs with batches of 128: ([\d.]+)% at 0.001 \(the committed run[^)]*\), "
         r"([\d.]+)% at",
@@ -147,7 +147,7 @@ def test_learning_rate_figures_in_the_readme_are_the_measured_ones():
 
 
 def test_the_readmes_first_run_accuracy_is_the_measured_one():
-    readme = " ".join(open(os.path.join(ROOT, "README.md"), encoding="utf-8").read().split())
+    readme = readme_text()
     quoted = re.search(
         r"train_cifar10\.py --epochs (\d+)`\. .*? it reached ([\d.]+)% test accuracy", readme
     )

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from cifar_files import CLASS_NAMES
-from conftest import ROOT, SCRIPT
+from conftest import ROOT, SCRIPT, readme_text
 from test_prose_numbers import prose
 from test_robustness import FINAL_OUTPUTS
 
@@ -148,7 +148,7 @@ def test_readme_quotes_the_committed_mirrored_validation_accuracy():
 
 def test_time_per_epoch_alone_is_the_committed_runs():
     """The epochs after those that shared the cores: their mean time and training speed."""
-    readme = " ".join(open(os.path.join(ROOT, "README.md"), encoding="utf-8").read().split())
+    readme = readme_text()
     quoted = re.search(
         r"during its first (\d+) epochs; alone, an epoch took about (\d+) s there \((\d+) s of it "
         r"on the training batches: ([\d,]+) training images/s\)",
@@ -187,7 +187,7 @@ def test_best_and_worst_classes_in_the_prose_are_the_committed_runs():
     mistakes = {(true, said): confusion[true][said] for true in range(10) for said in range(10)}
     true, said = max((pair for pair in mistakes if pair[0] != pair[1]), key=mistakes.get)
     assert {names[6], names[7]} == {CLASS_NAMES[true], CLASS_NAMES[said]}
-    readme = " ".join(open(os.path.join(ROOT, "README.md"), encoding="utf-8").read().split())
+    readme = readme_text()
     counts = re.search(r"\((\d+) test cats called dogs, (\d+) dogs called cats\)", readme)
     cat, dog = CLASS_NAMES.index("cat"), CLASS_NAMES.index("dog")
     assert counts and counts.groups() == (str(confusion[cat][dog]), str(confusion[dog][cat]))
