@@ -805,8 +805,8 @@ history = model.fit(
 # falls to zero there, and it stops near 81% rather than higher because the network is
 # small (four convolutions, no normalisation layers) and the pictures have only 32×32
 # pixels; larger networks reach over 90%. A short run is not the start of a long one: the
-# schedule shrinks to fit, so `--epochs 3` ended at 59.53% test accuracy (README), while the
-# 30-epoch run stood at 56.38% validation accuracy after its third epoch.
+# schedule shrinks to fit, so `--epochs 3` ended at 59.80% validation accuracy, while the
+# 30-epoch run stood at 56.38% after its third epoch.
 
 # %% [markdown]
 # ## 8. Evaluate on the test set, once
