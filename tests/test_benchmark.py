@@ -98,6 +98,26 @@ def lever_results():
     return results
 
 
+def default_runs():
+    """{epochs: (test, validation, mirrored)} from benchmarks/RESULTS.md's table of the
+    tutorial's committed default runs."""
+    text = open(os.path.join(ROOT, "benchmarks", "RESULTS.md"), encoding="utf-8").read()
+    section = re.search(r"\n## [^\n]*the committed default runs.*?(?:\n## |\Z)", text, re.S)
+    rows = re.findall(
+        r"^\| (\d+) \| `[^`]+` \| ([\d.]+)% \| ([\d.]+)% / ([\d.]+)% \|", section[0], re.M
+    )
+    return {int(epochs): tuple(map(float, figures)) for epochs, *figures in rows}
+
+
+def test_results_md_lists_the_committed_run_among_the_default_runs():
+    with open(os.path.join(ROOT, "outputs", "metrics.json")) as metrics_file:
+        metrics = json.load(metrics_file)
+    figures = ("test_accuracy", "validation_accuracy", "validation_accuracy_mirrored")
+    committed = tuple(round(metrics[name] * 100, 2) for name in figures)
+    assert default_runs()[metrics["epochs_completed"]] == committed
+    assert len(default_runs()) >= 2  # and the one before it, which the prose compares with
+
+
 def quoted_in_prose(pattern, what):
     match = re.search(pattern, prose())
     assert match, f"the prose no longer quotes {what}"
@@ -135,14 +155,12 @@ def test_short_schedule_figures_in_the_prose_are_the_measured_ones():
 def test_learning_rate_figures_in_the_readme_are_the_measured_ones():
     readme = readme_text()
     quoted = re.search(
-        r"over 30 epochs with batches of 128: ([\d.]+)% at 0.001 \(the committed run[^)]*\), "
+        r"over 30 epochs with batches of 128: ([\d.]+)% at 0.001 \(a default run[^)]*\), "
         r"([\d.]+)% at",
         readme,
     )
     assert quoted, "README.md no longer quotes the learning-rate A/B"
-    with open(os.path.join(ROOT, "outputs", "metrics.json")) as metrics_file:
-        committed = json.load(metrics_file)  # the default run: peak 0.001, batches of 128
-    assert float(quoted.group(1)) == round(committed["validation_accuracy"] * 100, 2)
+    assert float(quoted.group(1)) == default_runs()[30][1]  # peak 0.001, batches of 128
     assert float(quoted.group(2)) == lever_results()[30, "lr-0.0005"][0]
 
 
@@ -160,7 +178,7 @@ def test_the_readmes_first_run_accuracy_is_the_measured_one():
     row = re.search(r"\| CIFAR-10 \(JPEG copy\) \| [^|]+ \| ([\d.]+)% \|", section.group(0))
     assert row and row.group(1) == quoted.group(2)
     in_prose = re.search(
-        r"`--epochs (\d+)` ended at ([\d.]+)% validation accuracy, while the 30-epoch run "
+        r"`--epochs (\d+)` ended at ([\d.]+)% validation accuracy, while the (\d+)-epoch run "
         r"stood at ([\d.]+)% after its third epoch",
         prose(),
     )
@@ -168,13 +186,17 @@ def test_the_readmes_first_run_accuracy_is_the_measured_one():
     validation = re.search(r"\| CIFAR-10 \(JPEG copy\) \| ([\d.]+)% /", section.group(0))
     assert in_prose.groups()[:2] == (quoted.group(1), validation.group(1))
     with open(os.path.join(ROOT, "outputs", "history.csv")) as history_file:
-        third = list(csv.DictReader(history_file))[int(quoted.group(1)) - 1]
-    assert float(in_prose.group(3)) == round(float(third["val_accuracy"]) * 100, 2)
+        rows = list(csv.DictReader(history_file))
+    third = rows[int(quoted.group(1)) - 1]
+    assert int(in_prose.group(3)) == len(rows)  # the committed run
+    assert float(in_prose.group(4)) == round(float(third["val_accuracy"]) * 100, 2)
 
 
-def test_longer_schedule_figures_in_the_prose_are_the_measured_ones():
-    epochs, last, mirrored = quoted_in_prose(
-        r"Over (\d+) epochs validation accuracy ended at ([\d.]+)%\s+\(([\d.]+)% mirrored\)",
-        "what a longer schedule reached",
+def test_shorter_default_schedule_figures_in_the_prose_are_the_measured_ones():
+    epochs, last, mirrored, longer_last, longer_mirrored, longer = quoted_in_prose(
+        r"over (\d+) epochs validation accuracy ended at ([\d.]+)%\s+\(([\d.]+)% mirrored\),"
+        r"\s+against ([\d.]+)%\s+\(([\d.]+)%\)\s+over (\d+)",
+        "what the default recipe reached over fewer epochs",
     )
-    assert lever_results()[int(epochs), "baseline"] == (float(last), float(mirrored))
+    assert default_runs()[int(epochs)][1:] == (float(last), float(mirrored))
+    assert default_runs()[int(longer)][1:] == (float(longer_last), float(longer_mirrored))
