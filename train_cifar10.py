@@ -49,14 +49,14 @@
 # weights, order of pictures), so that two runs with TensorFlow on the same computer give
 # the same numbers.
 #
-# Batches of 128 keep a processor busy (on 2 cores, batches of 32 trained about 30% fewer
-# pictures per second), and 40 epochs still make over 14,000 adjustments; 40 ended about
-# a point higher in validation accuracy than 30 (see "What to try next"). On the 2-core
-# processor of the committed run (an AMD EPYC without *bfloat16*, a fast 16-bit number
-# format explained below, so in float32), 40 epochs took about 59 minutes (about 88
-# seconds an epoch) and reached about 82% test accuracy. On a 2-core AMD Zen 4, which has
-# bfloat16, `mixed_bfloat16` trained 1.4 to 2.4 times as fast as `float32`. (The tag `parameters`
-# on the next cell lets notebook tools such as papermill set these names.)
+# Batches of 128 keep a processor busy (on 2 cores, batches of 32 trained about 30%
+# fewer pictures per second), and 40 epochs still make over 14,000 adjustments (40 did
+# better than 30: see "What to try next"). On the 2-core processor of the committed run
+# (an AMD EPYC without *bfloat16*, a 16-bit number format some processors compute fast,
+# so in float32), 40 epochs took about 59 minutes (about 88 seconds an epoch) and reached
+# about 82% test accuracy. On a 2-core AMD Zen 4, which has bfloat16, `mixed_bfloat16`
+# trained 1.4 to 2.4 times as fast as `float32`. (The tag `parameters` on the next cell
+# lets notebook tools such as papermill set these names.)
 
 # %% tags=["parameters"]
 epochs = 40
@@ -774,8 +774,8 @@ elif backups:
 # not trained on. *Callbacks* are objects whose methods `fit` calls at set moments, such
 # as the end of each batch or epoch: `TerminateOnNaN` stops a run whose loss is no longer
 # a number (a learning rate far too large does that); `SaveProgress` saves each finished
-# epoch, and
-# `initial_epoch=epochs_saved` makes a resumed run start after the epochs already saved.
+# epoch, and `initial_epoch=epochs_saved` makes a resumed run start after the epochs
+# already saved.
 # In a terminal you see a progress bar; when the output goes to a file, one line per epoch.
 
 # %%
@@ -797,7 +797,9 @@ history = model.fit(
 # That is why validation accuracy can be *higher* than training accuracy: in the committed
 # run it was higher after 39 of the 40 epochs. If training accuracy kept climbing while
 # validation accuracy fell, the network would be memorising the training pictures:
-# *overfitting*.
+# *overfitting*. Early on, while the learning rate is high, validation accuracy jumps
+# about from one epoch to the next (in the committed run it fell by 8 points at epoch 9
+# and was back above its earlier best at epoch 10); it settles as the rate falls.
 #
 # With the default settings (on CIFAR-10 read from a JPEG-compressed copy, see the
 # README), the committed run's validation accuracy was 37.6% after 1 epoch, 61.8% after 5,
@@ -818,7 +820,8 @@ history = model.fit(
 # time like this is called *test-time augmentation*.) It costs a second pass over the
 # pictures and no extra training. We chose it by validation accuracy: in the committed
 # run it raised validation accuracy from 81.40% to 82.66%, and the cell below prints your
-# run's figures both ways. The accuracies per epoch above are one way.
+# run's figures both ways. The accuracies per epoch above are one way; `history_rows`
+# holds them, one row of `history.csv` per epoch.
 
 
 # %%

@@ -155,7 +155,7 @@ def test_short_schedule_figures_in_the_prose_are_the_measured_ones():
 def test_learning_rate_figures_in_the_readme_are_the_measured_ones():
     readme = readme_text()
     quoted = re.search(
-        r"over 30 epochs with batches of 128: ([\d.]+)% at 0.001 \(a default run[^)]*\), "
+        r"over 30 epochs with batches of 128: ([\d.]+)% at 0.001 \(the default recipe[^)]*\), "
         r"([\d.]+)% at",
         readme,
     )
@@ -200,3 +200,11 @@ def test_shorter_default_schedule_figures_in_the_prose_are_the_measured_ones():
     )
     assert default_runs()[int(epochs)][1:] == (float(last), float(mirrored))
     assert default_runs()[int(longer)][1:] == (float(longer_last), float(longer_mirrored))
+    readme = re.search(
+        r"(\d+) epochs instead of (\d+), ([\d.]+)% validation accuracy against\s+([\d.]+)%",
+        readme_text(),
+    )
+    assert readme, "README.md no longer quotes the longer schedule's gain"
+    longer, shorter, longer_figure, shorter_figure = readme.groups()
+    assert default_runs()[int(longer)][1] == float(longer_figure)
+    assert default_runs()[int(shorter)][1] == float(shorter_figure)

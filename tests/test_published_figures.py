@@ -207,3 +207,21 @@ def test_epochs_where_validation_passed_each_mark_are_the_committed_runs():
             int(row["epoch"]) for row in rows if float(row["val_accuracy"]) * 100 >= int(mark)
         ]
         assert passed and passed[0] == int(epoch), mark
+
+
+def test_the_early_dip_in_validation_accuracy_is_the_committed_runs():
+    accuracy = [float(row["val_accuracy"]) * 100 for row in committed_history()]
+    quoted = re.search(
+        r"it fell by (\d+) points at epoch (\d+)\s+and was back above its earlier best at "
+        r"epoch (\d+)",
+        prose(),
+    )
+    assert quoted, "the prose no longer describes the early dip"
+    points, epoch, back = map(int, quoted.groups())
+    drops = [accuracy[i - 1] - accuracy[i] for i in range(1, len(accuracy))]
+    assert drops.index(max(drops)) + 2 == epoch  # the largest drop, from epoch - 1 to epoch
+    assert round(max(drops)) == points
+    best_before = max(accuracy[: epoch - 1])
+    assert back == next(
+        e for e in range(epoch + 1, len(accuracy) + 1) if accuracy[e - 1] > best_before
+    )
