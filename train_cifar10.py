@@ -551,7 +551,7 @@ augment = keras.layers.Pipeline(
 
 # %%
 def augment_batch(images, labels):
-    return augment(images, training=True), labels
+    return augment(images, training=True), labels  # the random layers act only in training
 
 
 train_dataset = (
