@@ -6,6 +6,7 @@ import os
 import re
 
 import pytest
+from test_benchmark import quoted_in_prose
 
 from cifar_files import CLASS_NAMES
 from conftest import ROOT, SCRIPT, readme_text
@@ -211,13 +212,12 @@ def test_epochs_where_validation_passed_each_mark_are_the_committed_runs():
 
 def test_the_early_dip_in_validation_accuracy_is_the_committed_runs():
     accuracy = [float(row["val_accuracy"]) * 100 for row in committed_history()]
-    quoted = re.search(
+    quoted = quoted_in_prose(
         r"it fell by (\d+) points at epoch (\d+)\s+and was back above its earlier best at "
         r"epoch (\d+)",
-        prose(),
+        "the early dip",
     )
-    assert quoted, "the prose no longer describes the early dip"
-    points, epoch, back = map(int, quoted.groups())
+    points, epoch, back = map(int, quoted)
     drops = [accuracy[i - 1] - accuracy[i] for i in range(1, len(accuracy))]
     assert drops.index(max(drops)) + 2 == epoch  # the largest drop, from epoch - 1 to epoch
     assert round(max(drops)) == points
