@@ -729,7 +729,7 @@ class SaveProgress(keras.callbacks.Callback):
         row["batch_seconds"] = self.batch_seconds or seconds
         history_rows.append(row)
         replace_atomically(work_file("history.csv"), write_history)
-        replace_atomically(work_file(f"backup-{epoch + 1:05d}.weights.h5"), model.save_weights)
+        replace_atomically(work_file(f"backup-{epoch + 1:05d}.weights.h5"), self.model.save_weights)
         if os.path.exists(work_file(f"backup-{epoch - 1:05d}.weights.h5")):  # keep the last two
             os.remove(work_file(f"backup-{epoch - 1:05d}.weights.h5"))
         epochs_saved = epoch + 1
