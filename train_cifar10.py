@@ -68,8 +68,9 @@ output_dir = "outputs"  # where plots, metrics and the model are written
 precision = "auto"  # or "float32", "mixed_bfloat16", "mixed_float16": see below
 
 # %% [markdown]
-# Housekeeping: the command line (`python train_cifar10.py --epochs 5`) may override the
-# settings above, and a mistyped flag is reported at once, before the slow imports.
+# Housekeeping (skip on a first reading): the command line may override the settings
+# above (`python train_cifar10.py --epochs 5`), and a mistyped flag is reported at once,
+# before the slow imports.
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 import argparse
@@ -102,8 +103,8 @@ args = parser.parse_args([] if in_notebook else None)
 globals().update(vars(args))  # each flag replaces the setting of the same name
 
 # %% [markdown]
-# Housekeeping: Ctrl-C or `kill` stops the run with one line saying what is saved (exit
-# status 130).
+# Housekeeping (skip on a first reading): Ctrl-C or `kill` stops the run with one line
+# saying what is saved (exit status 130).
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 import os
@@ -131,8 +132,8 @@ if not in_notebook:
     signal.signal(signal.SIGTERM, stop)
 
 # %% [markdown]
-# Housekeeping: a failed read or write stops the run with one line, not a traceback, and
-# every printed line reaches a log file at once.
+# Housekeeping (skip on a first reading): a failed read or write stops the run with one
+# line, not a traceback, and every printed line reaches a log file at once.
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
@@ -148,10 +149,10 @@ if not in_notebook:
     sys.stdout.reconfigure(line_buffering=True)  # each line at once, even into a log file
 
 # %% [markdown]
-# Housekeeping: check the Keras backend, and keep TensorFlow quiet. Its libraries print a
-# few notes while they load, before any setting can stop them ("Could not find cuda
-# drivers" and the like): we hold stderr back during that import, then pass on every line
-# that is not such a note.
+# Housekeeping (skip on a first reading): check the Keras backend, and keep TensorFlow
+# quiet. Its libraries print a few notes while they load, before any setting can stop
+# them ("Could not find cuda drivers" and the like): we hold stderr back during that
+# import, then pass on every line that is not such a note.
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 import importlib.util
@@ -175,8 +176,9 @@ with tempfile.TemporaryFile("w+", errors="replace") as held_back:
 
 # %% [markdown]
 # Now the libraries. Keras builds and trains the network; TensorFlow feeds it the data
-# and, unless you pick another backend, does the arithmetic. NumPy holds the pictures as
-# arrays; matplotlib draws them.
+# and does the arithmetic, unless you name another backend in the `KERAS_BACKEND`
+# environment variable (the cell above read it into `backend`). NumPy holds the pictures
+# as arrays; matplotlib draws them.
 
 # %%
 import math
@@ -193,10 +195,21 @@ from matplotlib.ticker import MaxNLocator
 print("Keras", keras.__version__, "on the", backend, "backend")
 
 # %% [markdown]
-# Housekeeping: speed and repeatability. *Mixed precision* computes in 16 bits where the
-# processor does that fast (on `auto`: a GPU, or a CPU with bfloat16 such as AMD Zen 4,
-# except on JAX, where it measured slower) and keeps the weights in 32 bits; the seed and
-# TensorFlow's *op determinism* make two runs with the same flags give the same numbers.
+# **Repeatable numbers.** The `seed` from the settings goes to every random number
+# generator at once (Python's, NumPy's and the backend's). With TensorFlow, *op
+# determinism* also makes each operation add up its numbers in the same order every time
+# (in floating point, the order changes the last digits), which costs some speed (see
+# step 4).
+
+# %%
+keras.utils.set_random_seed(seed)
+if backend == "tensorflow":
+    tf.config.experimental.enable_op_determinism()
+
+# %% [markdown]
+# Housekeeping (skip on a first reading): speed. *Mixed precision* computes in 16 bits
+# where the processor does that fast (on `auto`: a GPU, or a CPU with bfloat16 such as
+# AMD Zen 4, except on JAX, where it measured slower) and keeps the weights in 32 bits.
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 if precision == "auto":
@@ -210,10 +223,7 @@ if precision == "auto":
         bfloat16 = "_bf16" in cpuinfo.read() and backend != "jax"  # avx512_bf16 or amx_bf16
     precision = "mixed_float16" if gpu else "mixed_bfloat16" if bfloat16 else "float32"
 keras.mixed_precision.set_global_policy(precision)
-keras.utils.set_random_seed(seed)
-if backend == "tensorflow":
-    tf.config.experimental.enable_op_determinism()
-print("Precision:", precision, "| seed:", seed)
+print("Precision:", precision)
 
 # %% [markdown]
 # ## 2. Load CIFAR-10
@@ -223,10 +233,11 @@ print("Precision:", precision, "| seed:", seed)
 # `keras.datasets.cifar10.load_data()` downloads it once into `~/.keras/datasets` and
 # returns it as NumPy arrays.
 #
-# Housekeeping: `--data-dir` reads a local copy instead (`cifar-10-python.tar.gz`, the
-# `cifar-10-batches-py` folder it unpacks to, or the folder holding that one). Its files
-# are Python *pickles*, which can carry code to run, so our reader builds only plain values
-# and makes the pictures' array itself from checked raw bytes (README: "Without internet").
+# Housekeeping (skip on a first reading): `--data-dir` reads a local copy instead
+# (`cifar-10-python.tar.gz`, the `cifar-10-batches-py` folder it unpacks to, or the
+# folder holding that one). Its files are Python *pickles*, which can carry code to run,
+# so our reader builds only plain values and makes the pictures' array itself from
+# checked raw bytes (README: "Without internet").
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 import io
@@ -263,10 +274,10 @@ class SafeUnpickler(pickle.Unpickler):
 
 
 # %% [markdown]
-# Housekeeping: each of the six files (CIFAR-10 calls them batches) holds a dictionary:
-# `b"data"`, one row of 3,072 bytes per picture (its 1,024 red values, then 1,024 green
-# and 1,024 blue), and `b"labels"`, one class number 0-9 per picture. We check both, then
-# reshape each row to 32×32×3.
+# Housekeeping (skip on a first reading): each of the six files (CIFAR-10 calls them
+# batches) holds a dictionary: `b"data"`, one row of 3,072 bytes per picture (its 1,024
+# red values, then 1,024 green and 1,024 blue), and `b"labels"`, one class number 0-9
+# per picture. We check both, then reshape each row to 32×32×3.
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
@@ -291,8 +302,8 @@ def parse_batch(name, data):
 
 
 # %% [markdown]
-# Housekeeping: read the six batch files from a folder, refusing anything larger than a
-# real one before reading it all.
+# Housekeeping (skip on a first reading): read the six batch files from a folder,
+# refusing anything larger than a real one before reading it all.
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
@@ -312,8 +323,8 @@ def read_folder(folder):
 
 
 # %% [markdown]
-# Housekeeping: or read them from the archive, with the same limit; only members under
-# `cifar-10-batches-py/` count.
+# Housekeeping (skip on a first reading): the same from the archive, with the same
+# limit; only members under `cifar-10-batches-py/` count.
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
@@ -343,7 +354,8 @@ def read_archive(path):
 
 
 # %% [markdown]
-# Housekeeping: put the pieces together: five batches for training, one for testing.
+# Housekeeping (skip on a first reading): put the pieces together, five batches for
+# training and one for testing.
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
@@ -414,10 +426,11 @@ print("x_val:  ", x_val.shape, "| x_test:", x_test.shape)
 # high, 32 wide, with 3 colour values (red, green, blue) per pixel, each a whole number
 # from 0 to 255. `y_train` has shape `(45000, 1)`: one class number per picture.
 # %% [markdown]
-# Housekeeping: a run keeps everything it writes in `outputs/in_progress/` (watch
-# `history.csv` grow there; `work_file(name)` is a path there, `save_figure` saves a plot
-# there) and moves the finished set into `outputs/` at the end, so `outputs/` holds one
-# complete run. A run with the same settings resumes that folder; other settings clear it.
+# Housekeeping (skip on a first reading): a run keeps everything it writes in
+# `outputs/in_progress/` (watch `history.csv` grow there; `work_file(name)` is a path
+# there, `save_figure` saves a plot there) and moves the finished set into `outputs/` at
+# the end, so `outputs/` holds one complete run. A run with the same settings resumes
+# that folder; other settings clear it.
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 import json
@@ -446,8 +459,8 @@ def save_figure(fig, name):
 
 
 # %% [markdown]
-# Housekeeping: before anything is written, check that the output folder can take this
-# run's files.
+# Housekeeping (skip on a first reading): before anything is written, check that the
+# output folder can take this run's files.
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 if os.path.exists(output_dir) and not os.path.isdir(output_dir):
@@ -459,8 +472,9 @@ if blocked:
     sys.exit(f"error: {os.path.join(output_dir, blocked[0])!r} is a folder, where a file will go")
 
 # %% [markdown]
-# Housekeeping: resume what an earlier run with the same settings left in
-# `outputs/in_progress/`, or clear it, and note this run's settings there.
+# Housekeeping (skip on a first reading): resume what an earlier run with the same
+# settings left in `outputs/in_progress/`, or clear it, and note this run's settings
+# there.
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 if os.path.isdir(work_dir):
@@ -645,11 +659,12 @@ model.summary()
 #
 # - The **loss** is the categorical cross-entropy from step 4. With label smoothing of
 #   0.1 the targets become 0.91 for the right class and 0.01 for the others, so the
-#   network is not pushed to be ever more certain of the training pictures, which helps
-#   it on new ones: in a 30-epoch trial with batches of 64 (`benchmarks/levers.py`),
-#   validation accuracy ended at 81.12% with label smoothing and 79.28% without (one
-#   seed each). It also means the loss never gets near 0: even answers that match the
-#   smoothed targets exactly score about 0.5.
+#   network is not pushed to be ever more certain of the training pictures, which
+#   helps it on new ones: in a 30-epoch trial with batches of 64
+#   (`benchmarks/levers.py`, numbers in `benchmarks/RESULTS.md`), validation accuracy
+#   ended at 81.12% with label smoothing and 79.28% without (one core, one seed each).
+#   It also means the loss never gets near 0: even answers that match the smoothed
+#   targets exactly score about 0.5.
 # - The **optimizer**, RMSprop, scales each weight's step by a running average of how
 #   large that weight's recent gradients were, so weights with steep, noisy gradients
 #   move carefully and flat ones move faster.
@@ -679,10 +694,11 @@ model.compile(
 # %% [markdown]
 # ## 7. Train the model
 #
-# Housekeeping: never lose a run. After every epoch the callback `SaveProgress` adds a
-# row to `history.csv` and backs up the weights and optimizer state, each to a new file
-# renamed into place (Keras' `BackupAndRestore` writes in place, which a stop can spoil),
-# so the same command continues a stopped run after its last saved epoch.
+# Housekeeping (skip on a first reading): never lose a run. After every epoch the
+# callback `SaveProgress` adds a row to `history.csv` and backs up the weights and
+# optimizer state, each to a new file renamed into place (Keras' `BackupAndRestore`
+# writes in place, which a stop can spoil), so the same command continues a stopped run
+# after its last saved epoch.
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 import csv
@@ -708,8 +724,8 @@ def write_history(path):
 
 
 # %% [markdown]
-# Housekeeping: the callback itself. `fit` calls its methods at the start and end of each
-# epoch, and when the validation pass begins.
+# Housekeeping (skip on a first reading): the callback itself. `fit` calls its methods
+# at the start and end of each epoch, and when the validation pass begins.
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
@@ -736,10 +752,11 @@ class SaveProgress(keras.callbacks.Callback):
 
 
 # %% [markdown]
-# Housekeeping: restore the newest backup that can be read (a damaged one is skipped for
-# the older copy): `epochs_saved` says how many epochs it holds, and `fit` starts after
-# them (`initial_epoch`). A resumed run shuffles and augments its remaining epochs
-# differently from an unbroken one, so its final numbers may differ slightly.
+# Housekeeping (skip on a first reading): restore the newest backup that can be read (a
+# damaged one is skipped for the older copy): `epochs_saved` says how many epochs it
+# holds, and `fit` starts after them (`initial_epoch`). A resumed run shuffles and
+# augments its remaining epochs differently from an unbroken one, so its final numbers
+# may differ slightly.
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 import glob
@@ -852,8 +869,10 @@ print(f"Test accuracy: {test_accuracy:.2%}")
 
 # %% [markdown]
 # A network that guessed at random would score 10%. With the default settings expect
-# about 82%: four pictures in five right, and a few more. The test loss is the smoothed
-# loss of step 6, which cannot go below about 0.5.
+# about 82%: four pictures in five right, and a few more. (The committed run read a
+# JPEG-compressed copy of CIFAR-10; on the official download, expect within a point or
+# two of that.) The test loss is the smoothed loss of step 6, which cannot go below
+# about 0.5.
 #
 # Which classes does it mix up? The **confusion matrix** counts, for every true class
 # (row), how often the network answered each class (column): the diagonal holds the right
@@ -996,8 +1015,8 @@ for ax in axes.flat:
 save_figure(fig, "predictions.png")
 
 # %% [markdown]
-# Housekeeping: the results go to `metrics.json`, with the settings and library versions,
-# so that runs can be compared later.
+# Housekeeping (skip on a first reading): the results go to `metrics.json`, with the
+# settings and library versions, so that runs can be compared later.
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 import platform
@@ -1027,8 +1046,9 @@ with open(work_file("metrics.json"), "w") as metrics_file:
     json.dump(metrics, metrics_file, indent=2, allow_nan=False)
 
 # %% [markdown]
-# Housekeeping: the run is complete, so move its files into `outputs/` together and
-# delete `outputs/in_progress/`: running the same command again starts a new run.
+# Housekeeping (skip on a first reading): the run is complete, so move its files into
+# `outputs/` together and delete `outputs/in_progress/`: running the same command again
+# starts a new run.
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 if not in_notebook:  # finish moving the files, even on Ctrl-C: it takes milliseconds
@@ -1046,7 +1066,7 @@ print("Wrote", ", ".join(OUTPUT_FILES), "to", output_dir)
 #   validation accuracy ended at 80.82% (81.86% mirrored), against 81.40% (82.66%) over 40
 #   (`benchmarks/RESULTS.md`). Does `--epochs 60` still gain? A short schedule gains from
 #   more, smaller steps: over 15 epochs, validation accuracy ended at 78.52% with
-#   `--batch-size 64` and 77.10% with 128 (`benchmarks/RESULTS.md`).
+#   `--batch-size 64` and 77.10% with 128 (one-core trials, `benchmarks/RESULTS.md`).
 # - **Change the network.** Add a third Conv2D/MaxPooling2D block with 128 filters, or
 #   put `layers.BatchNormalization()` after each convolution, and compare the curves.
 # - **Change the recipe.** Try `--learning-rate 0.0003` or `0.003`, or another optimizer

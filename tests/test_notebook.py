@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -65,3 +66,27 @@ def test_notebook_runs_in_a_kernel_with_papermill_parameters(tiny_cifar10, tmp_p
         if "image/png" in output.get("data", {})
     ]
     assert len(pictures) == 7, "the plots should show inline in the notebook"
+
+
+def test_housekeeping_cells_are_folded_and_introduced_as_skippable():
+    """Each housekeeping cell is folded in the notebook, comes after the header and the plan,
+    and follows at most two sentences that begin by saying a first reading can skip it; no
+    story cell is folded."""
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    first_step = next(i for i, cell in enumerate(notebook.cells) if "## 1. " in cell.source)
+    housekeeping = 0
+    for index, cell in enumerate(notebook.cells):
+        folded = cell.metadata.get("jupyter", {}).get("source_hidden") is True
+        if "housekeeping" not in cell.metadata.get("tags", []):
+            assert not folded, f"a story cell is folded:\n{cell.source[:200]}"
+            continue
+        housekeeping += 1
+        assert cell.cell_type == "code" and folded, f"not folded:\n{cell.source[:200]}"
+        assert index > first_step, f"housekeeping before the plan:\n{cell.source[:200]}"
+        before = notebook.cells[index - 1]
+        introduction = " ".join(before.source.split("\n\n")[-1].split())
+        assert before.cell_type == "markdown", f"no introduction:\n{cell.source[:200]}"
+        assert introduction.startswith("Housekeeping (skip on a first reading): "), introduction
+        plain = re.sub(r"`[^`]*`|\([^()]*\)", "", introduction)  # code and asides hold no ends
+        assert len(re.findall(r"[.!?](?:\s|$)", plain)) <= 2, f"over two sentences: {introduction}"
+    assert housekeeping >= 10
