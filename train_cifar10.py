@@ -50,13 +50,13 @@
 # the same numbers.
 #
 # Batches of 128 keep a processor busy (on 2 cores, batches of 32 trained about 30%
-# fewer pictures per second), and 40 epochs still make over 14,000 adjustments (40 did
-# better than 30: see "What to try next"). On the 2-core processor of the committed run
-# (an AMD EPYC without *bfloat16*, a 16-bit number format some processors compute fast,
-# so in float32), 40 epochs took about 59 minutes (about 88 seconds an epoch) and reached
-# about 82% test accuracy. On a 2-core AMD Zen 4, which has bfloat16, `mixed_bfloat16`
-# trained 1.4 to 2.4 times as fast as `float32`. (The tag `parameters` on the next cell
-# lets notebook tools such as papermill set these names.)
+# fewer pictures per second), and 40 epochs still make over 14,000 adjustments: 352
+# batches from the 45,000 training pictures in each epoch. Forty did better than thirty
+# (see "What to try next"). On the 2-core processor of the committed run, 40 epochs took
+# about 59 minutes (about 88 seconds an epoch) and reached about 82% test accuracy; a GPU,
+# or a processor that computes fast in 16 bits (the `precision` setting), is faster. (The
+# tag `parameters` on the next cell lets notebook tools such as papermill set these
+# names.)
 
 # %% tags=["parameters"]
 epochs = 40
@@ -658,13 +658,13 @@ model.summary()
 # when that weight changes. The optimizer then moves every weight a small step downhill.
 #
 # - The **loss** is the categorical cross-entropy from step 4. With label smoothing of
-#   0.1 the targets become 0.91 for the right class and 0.01 for the others, so the
-#   network is not pushed to be ever more certain of the training pictures, which
-#   helps it on new ones: in a 30-epoch trial with batches of 64
-#   (`benchmarks/levers.py`, numbers in `benchmarks/RESULTS.md`), validation accuracy
-#   ended at 81.12% with label smoothing and 79.28% without (one core, one seed each).
-#   It also means the loss never gets near 0: even answers that match the smoothed
-#   targets exactly score about 0.5.
+#   0.1, a tenth of each target is shared out evenly over the ten classes: 0.91 for
+#   the right class and 0.01 for the others, so the network is not pushed to be ever
+#   more certain of the training pictures, which helps it on new ones: in a 30-epoch
+#   trial with batches of 64 (`benchmarks/levers.py`, numbers in
+#   `benchmarks/RESULTS.md`), validation accuracy ended at 81.12% with label smoothing
+#   and 79.28% without (one core, one seed each). It also means the loss never gets
+#   near 0: even answers that match the smoothed targets exactly score about 0.5.
 # - The **optimizer**, RMSprop, scales each weight's step by a running average of how
 #   large that weight's recent gradients were, so weights with steep, noisy gradients
 #   move carefully and flat ones move faster.

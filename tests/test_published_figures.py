@@ -89,6 +89,9 @@ def test_tutorial_prose_matches_the_committed_run():
     updates = epochs * -(-45_000 // metrics["batch_size"])  # 45,000 training pictures
     assert int(steps.group(1)) == epochs
     assert 0 <= updates - int(steps.group(2).replace(",", "")) < 1_000
+    batches = re.search(r"(\d+) batches from the ([\d,]+) training pictures in each epoch", text)
+    assert int(batches.group(2).replace(",", "")) == 45_000
+    assert int(batches.group(1)) == -(-45_000 // metrics["batch_size"])
 
 
 def test_validation_curve_in_the_prose_matches_the_committed_run():
