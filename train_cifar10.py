@@ -2,7 +2,7 @@
 # # Train a convolutional network on CIFAR-10 with Keras
 #
 # **Date created:** 2026-11-28<br>
-# **Last modified:** 2026-11-30<br>
+# **Last modified:** 2026-12-07<br>
 # **Description:** A small convolutional network learns to recognise the ten classes of
 # CIFAR-10, trained from scratch with RMSprop.<br>
 # **Accelerator:** none needed (2 CPU cores will do, see step 1); a GPU is faster.
@@ -24,7 +24,7 @@
 # 6. Compile the model: loss, optimizer, metric
 # 7. Train the model
 # 8. Evaluate it on the test set, once
-# 9. Plot the learning curves, and what the first layer learned
+# 9. Plot the learning curves, and what the first layer sees
 # 10. Save the model and use it on a picture file
 #
 # **How to run it:** `pip install -r requirements.txt`, then `python train_cifar10.py`.
@@ -32,11 +32,10 @@
 # and model to `outputs/`. Offline, point it at a copy you downloaded elsewhere with
 # `--data-dir PATH`; `--help` lists every flag. Each `# %%` block is a notebook cell (VS
 # Code, PyCharm, JupyterLab with Jupytext), and `train_cifar10.ipynb` is the same tutorial
-# as a notebook. Cells tagged *housekeeping* (folded in the notebook) make the script safe
-# to run for real: a first reading can skip every one of them. The story uses a few
-# names they define (`backend`, `load_local_cifar10`, `DataError`, `work_file`,
-# `save_figure`, `SaveProgress`, `epochs_saved`, `history_rows`), each said where it is
-# first used.
+# as a notebook. One block of cells in step 1, marked *housekeeping* (folded in the
+# notebook), makes the script safe to run for real. Skip it: the story then runs from the
+# settings to the end, and calls the few helpers it needs from there by names that say
+# what they do.
 
 # %% [markdown]
 # ## 1. Setup
@@ -53,10 +52,11 @@
 # fewer pictures per second), and 40 epochs still make over 14,000 adjustments: 352
 # batches from the 45,000 training pictures in each epoch. Forty did better than thirty
 # (see "What to try next"). On the 2-core processor of the committed run, 40 epochs took
-# about 59 minutes (about 88 seconds an epoch) and reached about 82% test accuracy; a GPU,
-# or a processor that computes fast in 16 bits (the `precision` setting), is faster. (The
-# tag `parameters` on the next cell lets notebook tools such as papermill set these
-# names.)
+# about 59 minutes (about 88 seconds an epoch) and reached about 82% test accuracy. Your
+# own first epoch tells you how long the rest will take: after every epoch a line
+# says how long the run has taken and about how long is left. A GPU is much faster: on
+# Colab, choose a GPU runtime and run the notebook (the README says how). (The tag
+# `parameters` on the next cell lets notebook tools such as papermill set these names.)
 
 # %% tags=["parameters"]
 epochs = 40
@@ -65,14 +65,18 @@ learning_rate = 0.001
 seed = 42
 data_dir = None  # None: download CIFAR-10; or the path of a local copy
 output_dir = "outputs"  # where plots, metrics and the model are written
-precision = "auto"  # or "float32", "mixed_bfloat16", "mixed_float16": see below
+precision = "auto"  # or "float32", "mixed_bfloat16", "mixed_float16": see the README
 
 # %% [markdown]
-# Housekeeping (skip on a first reading): the command line may override the settings
-# above (`python train_cifar10.py --epochs 5`), and a mistyped flag is reported at once,
-# before the slow imports.
+# **Housekeeping: skip it on a first reading, down to "The libraries".** The folded cells
+# below make the script safe to run for real, and the story never stops for them again:
+# they read command-line flags, keep the console to the tutorial's own lines, turn every
+# failure into one line, pick the fastest precision, read a local copy of CIFAR-10
+# safely, keep one run per output folder, save every epoch so a stopped run resumes,
+# and write the results. The story calls them by names that say what they do.
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
+# The command line may override the settings above: python train_cifar10.py --epochs 5.
 import argparse
 import sys
 
@@ -102,11 +106,9 @@ in_notebook = "ipykernel" in sys.modules
 args = parser.parse_args([] if in_notebook else None)
 globals().update(vars(args))  # each flag replaces the setting of the same name
 
-# %% [markdown]
-# Housekeeping (skip on a first reading): Ctrl-C or `kill` stops the run with one line
-# saying what is saved (exit status 130).
-
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
+# Every way out is one line: Ctrl-C, kill or a closed terminal says what is saved (exit
+# status 130); a failed read or write says what failed (exit status 1).
 import os
 import signal
 
@@ -127,16 +129,6 @@ def stop(signal_number, frame):
     os._exit(130)  # at once: every file is either complete or in outputs/in_progress/
 
 
-if not in_notebook:
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-
-# %% [markdown]
-# Housekeeping (skip on a first reading): a failed read or write stops the run with one
-# line, not a traceback, and every printed line reaches a log file at once.
-
-
-# %% tags=["housekeeping"] jupyter={"source_hidden": true}
 def one_line_errors(kind, error, traceback):
     if issubclass(kind, OSError):  # a full disk, a folder where a file should go, ...
         print(f"error: {error}", file=sys.stderr)
@@ -145,16 +137,17 @@ def one_line_errors(kind, error, traceback):
 
 
 if not in_notebook:
+    for signal_name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        signal.signal(getattr(signal, signal_name), stop)
     sys.excepthook = one_line_errors
-    sys.stdout.reconfigure(line_buffering=True)  # each line at once, even into a log file
-
-# %% [markdown]
-# Housekeeping (skip on a first reading): check the Keras backend, and keep TensorFlow
-# quiet. Its libraries print a few notes while they load, before any setting can stop
-# them ("Could not find cuda drivers" and the like): we hold stderr back during that
-# import, then pass on every line that is not such a note.
+    sys.stdout = sys.stdout or open(os.devnull, "w")  # started with its output closed
+    sys.stdout.reconfigure(line_buffering=True, errors="backslashreplace")  # a log, any encoding
+    sys.stderr.reconfigure(errors="backslashreplace")
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
+# Check the Keras backend. TensorFlow's libraries print notes for their makers while they
+# load ("Could not find cuda drivers"), before any setting can stop them: hold stderr back
+# during that import, then pass on every line that is not such a note.
 import importlib.util
 import re
 import tempfile
@@ -162,84 +155,63 @@ import tempfile
 backend = os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 if backend not in ("tensorflow", "jax", "torch") or not importlib.util.find_spec(backend):
     sys.exit(f"error: KERAS_BACKEND={backend}: use tensorflow, jax or torch, installed")
-os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # TensorFlow's C++ log: notes for its makers
 LOADING_NOTE = re.compile(r"WARNING: All log messages before absl|I\d{4} .*(cudart_stub|port)\.cc")
-with tempfile.TemporaryFile("w+", errors="replace") as held_back:
-    os.dup2(held_back.fileno(), 2)
-    try:
-        import tensorflow  # noqa: F401 (imported again below, at no cost)
-    finally:
-        sys.stderr.flush()
-        os.dup2(real_stderr, 2)
-        held_back.seek(0)
-        sys.stderr.write("".join(line for line in held_back if not LOADING_NOTE.match(line)))
-
-# %% [markdown]
-# Now the libraries. Keras builds and trains the network; TensorFlow feeds it the data
-# and does the arithmetic, unless you name another backend in the `KERAS_BACKEND`
-# environment variable (the cell above read it into `backend`). NumPy holds the pictures
-# as arrays; matplotlib draws them.
-
-# %%
-import math
-import os
-import sys
-
+if importlib.util.find_spec("tensorflow"):  # Keras imports it on every backend, if installed
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # TensorFlow's C++ log
+    with tempfile.TemporaryFile("w+", errors="replace") as held_back:
+        os.dup2(held_back.fileno(), 2)
+        try:
+            import tensorflow as tf
+        finally:
+            sys.stderr.flush()
+            os.dup2(real_stderr, 2)
+            held_back.seek(0)
+            sys.stderr.write("".join(line for line in held_back if not LOADING_NOTE.match(line)))
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
-import tensorflow as tf
-from keras import layers
-from matplotlib.ticker import MaxNLocator
-
-print("Keras", keras.__version__, "on the", backend, "backend")
-
-# %% [markdown]
-# **Repeatable numbers.** The `seed` from the settings goes to every random number
-# generator at once (Python's, NumPy's and the backend's). With TensorFlow, *op
-# determinism* also makes each operation add up its numbers in the same order every time
-# (in floating point, the order changes the last digits), which costs some speed (see
-# step 4).
-
-# %%
-keras.utils.set_random_seed(seed)
-if backend == "tensorflow":
-    tf.config.experimental.enable_op_determinism()
-
-# %% [markdown]
-# Housekeeping (skip on a first reading): speed. *Mixed precision* computes in 16 bits
-# where the processor does that fast (on `auto`: a GPU, or a CPU with bfloat16 such as
-# AMD Zen 4, except on JAX, where it measured slower) and keeps the weights in 32 bits.
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
-if precision == "auto":
+# Precision: "auto" computes in 16 bits where that is fast, keeping the weights in 32 bits.
+
+
+def gpu_compute_capability():
+    """The first GPU's CUDA compute capability, such as (7, 5), or None without a GPU."""
     if backend == "torch":
         import torch
 
-        gpu = torch.cuda.is_available()
-    else:
-        gpu = any(device.startswith("gpu") for device in keras.distribution.list_devices())
-    with open("/proc/cpuinfo" if os.access("/proc/cpuinfo", os.R_OK) else os.devnull) as cpuinfo:
-        bfloat16 = "_bf16" in cpuinfo.read() and backend != "jax"  # avx512_bf16 or amx_bf16
-    precision = "mixed_float16" if gpu else "mixed_bfloat16" if bfloat16 else "float32"
-keras.mixed_precision.set_global_policy(precision)
-print("Precision:", precision)
+        return torch.cuda.get_device_capability() if torch.cuda.is_available() else None
+    if backend == "jax":
+        import jax
 
-# %% [markdown]
-# ## 2. Load CIFAR-10
-#
-# CIFAR-10 holds 60,000 colour pictures of 32×32 pixels, 6,000 of each of ten classes,
-# split into 50,000 for training and 10,000 for testing.
-# `keras.datasets.cifar10.load_data()` downloads it once into `~/.keras/datasets` and
-# returns it as NumPy arrays.
-#
-# Housekeeping (skip on a first reading): `--data-dir` reads a local copy instead
-# (`cifar-10-python.tar.gz`, the `cifar-10-batches-py` folder it unpacks to, or the
-# folder holding that one). Its files are Python *pickles*, which can carry code to run,
-# so our reader builds only plain values and makes the pictures' array itself from
-# checked raw bytes (README: "Without internet").
+        gpus = [device for device in jax.devices() if device.platform == "gpu"]
+        return tuple(map(int, gpus[0].compute_capability.split("."))) if gpus else None
+    gpus = tf.config.list_physical_devices("GPU")
+    return gpus and tf.config.experimental.get_device_details(gpus[0]).get("compute_capability")
+
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
+def choose_precision(capability, cpu_has_bfloat16):
+    """The fastest precision for this machine, and why."""
+    if capability and capability >= (7, 0):
+        return "mixed_float16", f"a GPU of compute capability {capability[0]}.{capability[1]}"
+    if capability:
+        return "float32", "this GPU computes float16 slowly (compute capability below 7.0)"
+    if cpu_has_bfloat16 and backend != "jax":  # JAX measured slower in bfloat16 on a CPU
+        return "mixed_bfloat16", "no GPU; the processor computes bfloat16 natively"
+    return "float32", "no GPU, and no fast 16-bit arithmetic on this processor"
+
+
+reason = "chosen with --precision"
+if precision == "auto":
+    with open("/proc/cpuinfo" if os.access("/proc/cpuinfo", os.R_OK) else os.devnull) as cpuinfo:
+        bfloat16 = "_bf16" in cpuinfo.read()  # avx512_bf16 or amx_bf16
+    precision, reason = choose_precision(gpu_compute_capability(), bfloat16)
+keras.mixed_precision.set_global_policy(precision)
+print(f"Precision: {precision} ({reason})")
+
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
+# Reading a local copy (--data-dir). Its files are Python pickles, which can carry code to
+# run, so this reader builds only plain values, and the pictures' array from checked bytes.
 import io
 import pickle
 
@@ -273,14 +245,9 @@ class SafeUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refused to load {module}.{name}, not in a CIFAR-10 file")
 
 
-# %% [markdown]
-# Housekeeping (skip on a first reading): each of the six files (CIFAR-10 calls them
-# batches) holds a dictionary: `b"data"`, one row of 3,072 bytes per picture (its 1,024
-# red values, then 1,024 green and 1,024 blue), and `b"labels"`, one class number 0-9
-# per picture. We check both, then reshape each row to 32×32×3.
-
-
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
+# Each batch file holds a dictionary: b"data", one row of 3,072 bytes per picture (1,024
+# red values, then green, then blue), and b"labels", one class number 0-9 per picture.
 def parse_batch(name, data):
     try:
         batch = SafeUnpickler(io.BytesIO(data), encoding="bytes").load()
@@ -301,12 +268,8 @@ def parse_batch(name, data):
     return images.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels.reshape(-1, 1)
 
 
-# %% [markdown]
-# Housekeeping (skip on a first reading): read the six batch files from a folder,
-# refusing anything larger than a real one before reading it all.
-
-
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
+# From a folder: refuse anything larger than a real batch file before reading it all.
 def read_folder(folder):
     files = {}
     for name in filter(lambda name: os.path.lexists(f"{folder}/{name}"), BATCH_FILES):
@@ -322,13 +285,19 @@ def read_folder(folder):
     return files
 
 
-# %% [markdown]
-# Housekeeping (skip on a first reading): the same from the archive, with the same
-# limit; only members under `cifar-10-batches-py/` count.
+class CappedReads(io.BufferedReader):
+    """Python's tarfile reads a header whole, at the size the header claims: refuse any read
+    larger than a real batch file before it takes the memory."""
+
+    def read(self, size=-1):
+        if size is None or size < 0 or size > LARGEST_BATCH_FILE:
+            raise DataError("an entry claims more than any CIFAR-10 batch file (40 MB)")
+        return super().read(size)
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
-import lzma
+# From the archive, with the same limit; only members under cifar-10-batches-py/ count.
+import gzip
 import tarfile
 import zlib
 
@@ -338,7 +307,10 @@ ARCHIVE_MEMBERS = {f"cifar-10-batches-py/{name}": name for name in BATCH_FILES}
 def read_archive(path):
     files = {}
     try:
-        with open(path, "rb") as raw_file, tarfile.open(fileobj=raw_file) as archive:
+        with (
+            gzip.open(path) as unpacked,
+            tarfile.open(fileobj=CappedReads(unpacked), mode="r:") as archive,
+        ):
             for count, member in enumerate(archive, start=1):
                 name = ARCHIVE_MEMBERS.get(member.name.removeprefix("./"))
                 if count > 100:  # the real archive has fewer than 10 entries
@@ -347,18 +319,14 @@ def read_archive(path):
                     raise DataError(f"{path}: {member.name} is larger than any CIFAR-10 batch file")
                 if name and member.isfile():
                     files[name] = archive.extractfile(member).read()
-    except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError) as error:
+    except (tarfile.TarError, OSError, EOFError, zlib.error, DataError) as error:
         message = " ".join(str(error).split())  # on one line
         raise DataError(f"{path}: not a readable .tar.gz archive ({message})") from None
     return files
 
 
-# %% [markdown]
-# Housekeeping (skip on a first reading): put the pieces together, five batches for
-# training and one for testing.
-
-
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
+# The five training batches and the test batch, from any of the three forms of a local copy.
 def load_local_cifar10(path):
     if not os.path.exists(path):
         raise DataError(f"{path}: no such file or folder")
@@ -381,30 +349,448 @@ def load_local_cifar10(path):
     return (x_train, y_train), batches[5]
 
 
-# %% [markdown]
-# Now load the data: by download, or with `--data-dir` through `load_local_cifar10`, the
-# reader above. Any problem with it (a `DataError`) stops the tutorial here, with one line
-# saying what is wrong, before any time is spent on training.
-
-# %%
-NUM_CLASSES = 10
-CLASS_NAMES = "airplane automobile bird cat deer dog frog horse ship truck".split()  # labels 0-9
-if data_dir is None:
-    data_source = "keras.datasets (download)"
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
+def load_cifar10(data_dir):
+    """CIFAR-10 as NumPy arrays: downloaded by Keras, or read from a local copy."""
+    if data_dir is not None:
+        try:
+            return load_local_cifar10(data_dir)
+        except DataError as error:
+            sys.exit(f"error: {error}")
     try:
-        (x_train, y_train), (x_test, y_test) = keras.datasets.cifar10.load_data()
+        return keras.datasets.cifar10.load_data()
     except Exception as error:
         sys.exit(
             f"error: could not download CIFAR-10 ({error}). If this machine is offline, "
             "download cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html "
             "on another one and run: python train_cifar10.py --data-dir PATH"
         )
-else:
-    data_source = data_dir
+
+
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
+# The output folder. A run keeps what it writes in outputs/in_progress/, marked as its own by
+# run.json, and moves the finished set into outputs/ at the end. It touches no file it did
+# not make: a file of the last run is known by its checksum in that run's metrics.json.
+import fcntl
+import hashlib
+import json
+import shlex
+import shutil
+
+OUTPUT_FILES = ["samples.png", "history.csv", "accuracy.png", "loss.png", "metrics.json"]
+OUTPUT_FILES += ["confusion_matrix.png", "mistakes.png", "first_layer_maps.png"]
+OUTPUT_FILES += ["cifar10_cnn.keras", "test_picture.png", "predictions.png"]
+SPACE_NEEDED = 100_000_000  # bytes free before each backup: one takes about 10 MB
+work_dir = os.path.join(output_dir, "in_progress")
+run_settings = dict(vars(args), backend=backend, output_dir=None)  # the folder is the run's own
+run_settings["data_dir"] = data_dir and os.path.realpath(data_dir)  # however it is reached
+output_lock = None
+
+
+def work_file(name):
+    return os.path.join(work_dir, name)
+
+
+def checksum(path):
+    with open(path, "rb") as file:
+        return hashlib.sha256(file.read()).hexdigest()
+
+
+def check_free_space():
+    free = shutil.disk_usage(work_dir).free
+    if free < SPACE_NEEDED:
+        sys.exit(
+            f"error: only {free / 1e6:.0f} MB free for {work_dir!r}, and a backup needs "
+            f"{SPACE_NEEDED / 1e6:.0f} MB; free some space, then run the same command again"
+        )
+
+
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
+def check_outputs_are_ours():
+    """Stop if a file where an output goes was not written by the last run of this tutorial."""
     try:
-        (x_train, y_train), (x_test, y_test) = load_local_cifar10(data_dir)
-    except DataError as error:
-        sys.exit(f"error: {error}")
+        with open(os.path.join(output_dir, "metrics.json")) as metrics_file:
+            ours = dict(json.load(metrics_file)["output_files"], **{"metrics.json": "ours"})
+    except (OSError, ValueError, KeyError, TypeError):
+        ours = {}
+    for name in OUTPUT_FILES:
+        path = os.path.join(output_dir, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            sys.exit(f"error: {path!r} is a folder, where a file will go")
+        if os.path.lexists(path) and (
+            os.path.islink(path)
+            or not os.path.isfile(path)
+            or ours.get(name) not in ("ours", checksum(path))
+        ):
+            sys.exit(
+                f"error: {path!r} was not written by this tutorial; move it away, or "
+                "choose another --output-dir"
+            )
+
+
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
+def lock_output_folder():
+    """One run per output folder: a lock that the system lifts when its process ends."""
+    global output_lock
+    if output_lock is not None:  # a notebook running its cells again: its own earlier lock
+        os.close(output_lock)
+    output_lock = os.open(output_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(output_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        other = stopped_run().get("process", "unknown")
+        sys.exit(
+            f"error: another run (process {other}) is using {output_dir!r}; wait for it "
+            "to finish, or choose another --output-dir"
+        )
+
+
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
+def stopped_run():
+    """What run.json says of the run in outputs/in_progress/: {} if there is none or not ours."""
+    try:
+        with open(work_file("run.json")) as run_file:
+            run = json.load(run_file)
+        return run if run["made_by"] == "train_cifar10.py" else {}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def continue_command(settings):
+    """The command line that continues a stopped run with these settings."""
+    command = "" if settings["backend"] == backend else f"KERAS_BACKEND={settings['backend']} "
+    command += "python train_cifar10.py"
+    for name in ["epochs", "batch_size", "learning_rate", "seed", "data_dir", "precision"]:
+        if settings.get(name) is not None:
+            command += f" --{name.replace('_', '-')} {shlex.quote(str(settings[name]))}"
+    return command + f" --output-dir {shlex.quote(output_dir)}"
+
+
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
+def open_run_folder():
+    """Claim the output folder for this run: continue the stopped run with the same settings
+    that it finds there, or start one; refuse, with one line, whatever else is in the way."""
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        sys.exit(f"error: the output folder {output_dir!r} is a file, not a folder")
+    check_outputs_are_ours()
+    try:
+        os.makedirs(output_dir, exist_ok=True)
+        lock_output_folder()
+        if not os.path.lexists(work_dir):
+            os.mkdir(work_dir)
+            run_file = {"made_by": "train_cifar10.py", "settings": run_settings}
+        elif os.path.islink(work_dir) or not os.path.isdir(work_dir) or not stopped_run():
+            sys.exit(
+                f"error: {work_dir!r} should be a folder that this tutorial manages; move it away"
+            )
+        elif stopped_run()["settings"] != run_settings:
+            sys.exit(
+                f"error: {work_dir!r} holds a stopped run with other settings. Continue "
+                f"it with: {continue_command(stopped_run()['settings'])}; or delete that "
+                "folder to start afresh"
+            )
+        else:
+            run_file = stopped_run()
+        clear_work_folder()
+        replace_atomically(work_file("run.json"), write_json, dict(run_file, process=os.getpid()))
+    except OSError as error:
+        sys.exit(f"error: cannot write to the output folder {output_dir!r}: {error.strerror}")
+    check_free_space()
+
+
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
+def clear_work_folder():
+    """Refuse a symbolic link where the run would write; delete what a stop cut short."""
+    for name in os.listdir(work_dir):
+        if os.path.islink(work_file(name)):
+            sys.exit(
+                f"error: {work_file(name)!r} is a symbolic link, where this tutorial "
+                "writes a file of its own; move it away"
+            )
+        if name.startswith(".tmp-"):  # never complete
+            shutil.rmtree(work_file(name), ignore_errors=True)
+
+
+def save_figure(fig, name):
+    """Save a figure into this run's folder; show it in a notebook, or free its memory."""
+    fig.tight_layout()
+    fig.savefig(work_file(name), dpi=80)
+    if in_notebook:
+        plt.show()
+    else:
+        plt.close(fig)
+
+
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
+# Never lose a run. After every epoch, a backup: a folder holding the weights (and the
+# optimizer's state) together with the history so far, written under a temporary name and
+# renamed when complete, so that the same command continues a stopped run.
+import csv
+import glob
+import math
+import time
+
+history_rows = []  # one per epoch: what fit logged, and the time it took
+
+
+def replace_atomically(path, write, *contents):
+    """Call write(temporary path, *contents), then rename the finished file to path."""
+    temporary = os.path.join(os.path.dirname(path), ".tmp-" + os.path.basename(path))
+    try:
+        write(temporary, *contents)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            shutil.rmtree(temporary) if os.path.isdir(temporary) else os.remove(temporary)
+
+
+def write_json(path, contents):
+    with open(path, "w") as json_file:
+        json.dump(contents, json_file, indent=2, allow_nan=False)
+
+
+def write_history(path):
+    with open(path, "w", newline="") as history_file:
+        writer = csv.DictWriter(history_file, fieldnames=list(history_rows[-1]))
+        writer.writeheader()
+        writer.writerows(history_rows)
+
+
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
+def write_backup(folder, model):
+    os.mkdir(folder)
+    model.save_weights(os.path.join(folder, "model.weights.h5"))
+    write_json(os.path.join(folder, "history.json"), history_rows)
+
+
+def save_backup(model):
+    check_free_space()  # before h5py can run out of it
+    epoch = len(history_rows)
+    if os.path.isdir(work_file(f"backup-{epoch:05d}")):  # one that could not be read
+        shutil.rmtree(work_file(f"backup-{epoch:05d}"))
+    replace_atomically(work_file(f"backup-{epoch:05d}"), write_backup, model)
+    replace_atomically(work_file("history.csv"), write_history)  # to watch; resume reads backups
+    for older in glob.glob(work_file("backup-*")):  # keep the two newest
+        if older < work_file(f"backup-{epoch - 1:05d}"):
+            shutil.rmtree(older)
+
+
+def duration(seconds):
+    minutes, seconds = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return (
+        f"{hours} h {minutes} min"
+        if hours
+        else f"{minutes} min {seconds} s"
+        if minutes
+        else f"{seconds} s"
+    )
+
+
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
+class SaveProgress(keras.callbacks.Callback):
+    """After each epoch: its row of history.csv, a backup, and a line on the clock."""
+
+    def on_train_begin(self, logs=None):
+        self.train_start, self.epochs_run, self.clock = time.perf_counter(), 0, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.show_clock()  # here, after Keras has printed the last epoch's line
+        self.start, self.batch_seconds = time.perf_counter(), None
+
+    def on_test_begin(self, logs=None):  # validation begins: the training batches are done
+        self.batch_seconds = time.perf_counter() - self.start
+
+    def on_epoch_end(self, epoch, logs=None):
+        global epochs_saved
+        if not math.isfinite(logs["loss"]):  # never back up weights that are not numbers
+            sys.exit(f"error: the loss became {logs['loss']}; try a smaller --learning-rate")
+        seconds = time.perf_counter() - self.start
+        row = {"epoch": epoch + 1, **logs, "epoch_seconds": seconds}
+        history_rows.append(dict(row, batch_seconds=self.batch_seconds or seconds))
+        save_backup(self.model)
+        epochs_saved, self.epochs_run = epoch + 1, self.epochs_run + 1
+        so_far = time.perf_counter() - self.train_start  # this session's epochs only
+        left = so_far / self.epochs_run * (epochs - epochs_saved)
+        self.clock = f"Clock: {epochs_saved} of {epochs} epochs done; {duration(so_far)} so far, "
+        self.clock += f"about {duration(left)} to go."
+
+    def on_train_end(self, logs=None):
+        self.show_clock()
+        check_free_space()  # for the model and plots still to be saved
+
+    def show_clock(self):
+        if self.clock:
+            print(self.clock)
+        self.clock = None
+
+
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
+def read_backup(folder, model):
+    """Load a backup's weights into the model, and return its history rows."""
+    with open(os.path.join(folder, "history.json")) as history_file:
+        rows = json.load(history_file)
+    if not 1 <= int(folder[-5:]) <= epochs:
+        raise ValueError(f"it is numbered beyond --epochs {epochs}")
+    if [row["epoch"] for row in rows] != list(range(1, int(folder[-5:]) + 1)):
+        raise ValueError("its history does not match its number")
+    model.load_weights(os.path.join(folder, "model.weights.h5"))
+    return rows
+
+
+def resume_from_backup(model):
+    """Load the newest backup that can be used, and return how many epochs it holds."""
+    global epochs_saved, history_rows
+    model.optimizer.build(model.trainable_variables)
+    start_state = [variable.numpy() for variable in model.variables + model.optimizer.variables]
+    backups = sorted(glob.glob(work_file("backup-*")), reverse=True)
+    epochs_saved = 0
+    for folder in backups:
+        try:
+            history_rows, epochs_saved = read_backup(folder, model), int(folder[-5:])
+            replace_atomically(work_file("history.csv"), write_history)
+            break
+        except Exception as error:  # damaged, cut short or edited: try the older one
+            reason = " ".join(f"{type(error).__name__}: {error}".split())[:100]
+            print(f"The backup {folder} cannot be read ({reason}); trying an older one.")
+    if epochs_saved:
+        then = "Training is complete." if epochs_saved == epochs else "Continuing with epoch"
+        then += "" if epochs_saved == epochs else f" {epochs_saved + 1}."
+        print(f"Resuming: {epochs_saved} of {epochs} epochs are saved. {then}")
+    elif backups:
+        print("No backup could be read: starting afresh.")
+        for variable, value in zip(model.variables + model.optimizer.variables, start_state):
+            variable.assign(value)
+    return epochs_saved
+
+
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
+# The stream of augmented batches: tf.data on TensorFlow (it prepares the next batches on
+# other threads while the network trains); a keras.utils.PyDataset on JAX and PyTorch,
+# which need no TensorFlow. Both shuffle, batch and augment afresh in every epoch.
+def augmented_batches(images, labels, augment):
+    if backend == "tensorflow":  # one endless stream for all epochs: a fresh one per epoch
+        return (  # sometimes stalled 5 seconds on 2 cores; fit counts batches per epoch
+            tf.data.Dataset.from_tensor_slices((images, labels))
+            .shuffle(len(images), seed=seed)
+            .batch(batch_size)
+            .repeat()
+            .map(lambda pictures, targets: (augment(pictures, training=True), targets))
+            .prefetch(tf.data.AUTOTUNE)
+        )
+    return AugmentedBatches(images, labels, augment)
+
+
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
+class AugmentedBatches(keras.utils.PyDataset):
+    def __init__(self, images, labels, augment):
+        super().__init__()
+        self.images, self.labels, self.augment = images, labels, augment
+        self.shuffler = np.random.default_rng(seed)
+        self.on_epoch_end()
+
+    def __len__(self):
+        return math.ceil(len(self.images) / batch_size)
+
+    def __getitem__(self, index):
+        batch = self.order[index * batch_size : (index + 1) * batch_size]
+        pictures = self.augment(self.images[batch], training=True)
+        return keras.ops.convert_to_numpy(pictures), self.labels[batch]
+
+    def on_epoch_end(self):
+        self.order = self.shuffler.permutation(len(self.images))
+
+
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
+# The end of a run: metrics.json, then every file moves into outputs/ together.
+import platform
+
+
+def metrics_of_this_run(confusion, figures):
+    versions = {name: importlib.import_module(name).__version__ for name in (backend, "keras")}
+    written_before_metrics = [name for name in OUTPUT_FILES if name != "metrics.json"]
+    per_class = [
+        float(right / count) if count else None
+        for right, count in zip(confusion.diagonal(), confusion.sum(axis=1))
+    ]
+    batch_seconds = sum(row["batch_seconds"] for row in history_rows)
+    return dict(
+        figures,
+        per_class_accuracy=dict(zip(CLASS_NAMES, per_class)),
+        confusion_matrix=confusion.tolist(),
+        epochs_completed=len(history_rows),
+        train_seconds=round(sum(row["epoch_seconds"] for row in history_rows), 1),
+        images_per_second=round(len(history_rows) * len(x_train) / batch_seconds, 1),
+        **{key: run_settings[key] for key in ("batch_size", "learning_rate", "seed", "backend")},
+        precision=precision,
+        data_source="keras.datasets (download)" if data_dir is None else data_dir,
+        versions=dict(versions, numpy=np.__version__, python=platform.python_version()),
+        output_files={name: checksum(work_file(name)) for name in written_before_metrics},
+    )
+
+
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
+def publish_outputs(confusion, **figures):
+    metrics = metrics_of_this_run(confusion, figures)
+    replace_atomically(work_file("metrics.json"), write_json, metrics)
+    check_outputs_are_ours()
+    if not in_notebook:  # finish moving the files, even on Ctrl-C: it takes milliseconds
+        for signal_name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            signal.signal(getattr(signal, signal_name), signal.SIG_IGN)
+    for name in OUTPUT_FILES:
+        os.replace(work_file(name), os.path.join(output_dir, name))
+    for name in glob.glob(work_file("backup-*")) + [work_file("run.json")]:
+        shutil.rmtree(name) if os.path.isdir(name) else os.remove(name)
+    os.rmdir(work_dir)  # fails, with one line, if someone else put a file there
+    print("Wrote", ", ".join(OUTPUT_FILES), "to", output_dir)
+
+
+# %% [markdown]
+# **The libraries.** Keras builds and trains the network; TensorFlow does the arithmetic,
+# unless you name another backend, JAX or PyTorch, in the `KERAS_BACKEND` environment
+# variable (the housekeeping read it into `backend`). NumPy holds the pictures as arrays;
+# matplotlib draws them.
+
+# %%
+import math
+import os
+import sys
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+from keras import layers
+from matplotlib.ticker import MaxNLocator
+
+print("Keras", keras.__version__, "on the", backend, "backend")
+
+# %% [markdown]
+# **Repeatable numbers.** The `seed` from the settings goes to every random number
+# generator at once (Python's, NumPy's and the backend's). With TensorFlow, *op
+# determinism* also makes each operation add up its numbers in the same order every time
+# (in floating point, the order changes the last digits), which costs some speed.
+
+# %%
+keras.utils.set_random_seed(seed)
+if backend == "tensorflow":
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
+
+# %% [markdown]
+# ## 2. Load CIFAR-10
+#
+# CIFAR-10 holds 60,000 colour pictures of 32×32 pixels, 6,000 of each of ten classes,
+# split into 50,000 for training and 10,000 for testing.
+# `keras.datasets.cifar10.load_data()` downloads it once into `~/.keras/datasets` and
+# returns it as NumPy arrays; `load_cifar10` calls it, or, with `--data-dir`, reads a copy
+# you downloaded elsewhere. Either way, a problem with the data stops the tutorial here,
+# with one line saying what is wrong, before any time is spent on training.
+
+# %%
+NUM_CLASSES = 10
+CLASS_NAMES = "airplane automobile bird cat deer dog frog horse ship truck".split()  # labels 0-9
+(x_train, y_train), (x_test, y_test) = load_cifar10(data_dir)
 
 # %% [markdown]
 # **A validation set.** We will try settings (epochs, learning rate, ...) and keep what
@@ -425,74 +811,14 @@ print("x_val:  ", x_val.shape, "| x_test:", x_test.shape)
 # You should see `x_train: (45000, 32, 32, 3) uint8`: 45,000 pictures, each 32 pixels
 # high, 32 wide, with 3 colour values (red, green, blue) per pixel, each a whole number
 # from 0 to 255. `y_train` has shape `(45000, 1)`: one class number per picture.
-# %% [markdown]
-# Housekeeping (skip on a first reading): a run keeps everything it writes in
-# `outputs/in_progress/` (watch `history.csv` grow there; `work_file(name)` is a path
-# there, `save_figure` saves a plot there) and moves the finished set into `outputs/` at
-# the end, so `outputs/` holds one complete run. A run with the same settings resumes
-# that folder; other settings clear it.
+#
+# Now the run begins to write. It keeps its files in a folder of its own,
+# `outputs/in_progress/` (watch `history.csv` grow there), and moves them into `outputs/`
+# when it is complete, so `outputs/` always holds one whole run. `open_run_folder` makes that
+# folder, or finds the stopped run that this same command continues.
 
-# %% tags=["housekeeping"] jupyter={"source_hidden": true}
-import json
-import shutil
-
-OUTPUT_FILES = ["samples.png", "history.csv", "accuracy.png", "loss.png", "metrics.json"]
-OUTPUT_FILES += ["confusion_matrix.png", "mistakes.png", "first_layer_filters.png"]
-OUTPUT_FILES += ["cifar10_cnn.keras", "test_picture.png", "predictions.png"]
-work_dir = os.path.join(output_dir, "in_progress")
-run_settings = dict(vars(args), backend=backend, output_dir=None)  # the folder is the run's own
-run_settings["data_dir"] = data_dir and os.path.abspath(data_dir)  # however it was typed
-
-
-def work_file(name):
-    return os.path.join(work_dir, name)
-
-
-def save_figure(fig, name):
-    """Save a figure into this run's folder; show it in a notebook, or free its memory."""
-    fig.tight_layout()
-    fig.savefig(work_file(name), dpi=80)
-    if in_notebook:
-        plt.show()
-    else:
-        plt.close(fig)
-
-
-# %% [markdown]
-# Housekeeping (skip on a first reading): before anything is written, check that the
-# output folder can take this run's files.
-
-# %% tags=["housekeeping"] jupyter={"source_hidden": true}
-if os.path.exists(output_dir) and not os.path.isdir(output_dir):
-    sys.exit(f"error: the output folder {output_dir!r} is a file, not a folder")
-if os.path.islink(work_dir) or os.path.isfile(work_dir):
-    sys.exit(f"error: {work_dir!r} should be a folder that this tutorial manages; move it away")
-blocked = [name for name in OUTPUT_FILES if os.path.isdir(os.path.join(output_dir, name))]
-if blocked:
-    sys.exit(f"error: {os.path.join(output_dir, blocked[0])!r} is a folder, where a file will go")
-
-# %% [markdown]
-# Housekeeping (skip on a first reading): resume what an earlier run with the same
-# settings left in `outputs/in_progress/`, or clear it, and note this run's settings
-# there.
-
-# %% tags=["housekeeping"] jupyter={"source_hidden": true}
-if os.path.isdir(work_dir):
-    try:
-        with open(work_file("settings.json")) as settings_file:
-            same_run = json.load(settings_file) == run_settings
-    except (OSError, ValueError):
-        same_run = False
-    if not same_run:
-        print(f"{work_dir} holds a run with other settings: starting afresh.")
-        shutil.rmtree(work_dir)
-try:
-    os.makedirs(work_dir, exist_ok=True)
-    with open(work_file("settings.json"), "w") as settings_file:
-        json.dump(run_settings, settings_file)
-except OSError as error:
-    sys.exit(f"error: cannot write to the output folder {output_dir!r}: {error.strerror}")
-
+# %%
+open_run_folder()
 
 # %% [markdown]
 # ## 3. Look at the data
@@ -537,9 +863,9 @@ print("Label", y_train[0, 0], "->", y_train_onehot[0])
 # used, we show a slightly changed copy: flipped left-to-right half of the time and
 # shifted by up to 10% of its size (3 pixels). A flipped cat is still a cat, and the
 # network now sees many more distinct pictures. Keras' preprocessing layers do this, only
-# during training; `Pipeline` chains them in a form `tf.data` can run whatever the
-# backend. The shifts are by whole pixels (`interpolation="nearest"`): fractions of a pixel
-# would blur the training pictures, while the test pictures stay sharp.
+# during training, and `Pipeline` chains them. The shifts are by whole pixels
+# (`interpolation="nearest"`): fractions of a pixel would blur the training pictures,
+# while the test pictures stay sharp.
 
 # %%
 augment = keras.layers.Pipeline(
@@ -553,30 +879,15 @@ augment = keras.layers.Pipeline(
 )
 
 # %% [markdown]
-# **A stream of batches.** `tf.data` turns the arrays into a stream: it shuffles the
-# pictures, groups them into batches and augments each batch; `prefetch` lets it prepare
-# the next batches while the network trains on the current one (repeatable numbers, set up
-# in step 1, cost some of that overlap). The pictures keep their 0-255 values: the model
-# itself scales them, so the saved model later takes raw pixels, exactly as they come from
-# a photo. `repeat()` makes one endless stream, reshuffled on every pass, for all epochs
-# (a fresh stream per epoch sometimes stalled for 5 seconds on 2 cores); `fit` is then
-# told how many batches make an epoch.
-
+# **A stream of batches.** Training needs the pictures in batches, in a new random order
+# in every epoch, each picture augmented afresh every time it is used. `augmented_batches`
+# makes that stream, and prepares the next batches while the network trains on the
+# current one. The pictures keep their 0-255 values: the model itself scales them, so the
+# saved model later takes raw pixels, exactly as they come from a photo.
 
 # %%
-def augment_batch(images, labels):
-    return augment(images, training=True), labels  # the random layers act only in training
-
-
-train_dataset = (
-    tf.data.Dataset.from_tensor_slices((x_train, y_train_onehot))
-    .shuffle(len(x_train), seed=seed)
-    .batch(batch_size)
-    .repeat()
-    .map(augment_batch)
-    .prefetch(tf.data.AUTOTUNE)
-)
-steps_per_epoch = math.ceil(len(x_train) / batch_size)
+train_stream = augmented_batches(x_train, y_train_onehot, augment)
+steps_per_epoch = math.ceil(len(x_train) / batch_size)  # batches in one pass
 
 # %% [markdown]
 # ## 5. Build the model
@@ -619,8 +930,8 @@ steps_per_epoch = math.ceil(len(x_train) / batch_size)
 # inputs instead of the 4,096 it would take with "same" everywhere: 917,504 fewer weights.
 # The sizes (32 and 64 filters, 512 units) are the classic example's. The first layer,
 # `Rescaling`, maps the pixel values 0-255 to 0-1, the range in which training works best.
-# The last layer computes in `float32` even under mixed precision, so the probabilities
-# keep their full accuracy.
+# The last layer computes in `float32` even under mixed precision (16-bit arithmetic, on
+# machines where it is faster), so the probabilities keep their full accuracy.
 
 # %%
 model = keras.Sequential(
@@ -694,95 +1005,13 @@ model.compile(
 # %% [markdown]
 # ## 7. Train the model
 #
-# Housekeeping (skip on a first reading): never lose a run. After every epoch the
-# callback `SaveProgress` adds a row to `history.csv` and backs up the weights and
-# optimizer state, each to a new file renamed into place (Keras' `BackupAndRestore`
-# writes in place, which a stop can spoil), so the same command continues a stopped run
-# after its last saved epoch.
+# A long run must survive a stop: Ctrl-C, a closed laptop, a lost connection. So after
+# every epoch the weights are backed up (by `SaveProgress`, below), and running the same
+# command again continues after the last saved epoch: `resume_from_backup` loads that
+# backup, if there is one, and says how many epochs it holds.
 
-# %% tags=["housekeeping"] jupyter={"source_hidden": true}
-import csv
-import time
-
-
-def replace_atomically(path, write):
-    """Call write(temporary path), then rename the finished file to path."""
-    temporary = os.path.join(os.path.dirname(path), ".tmp-" + os.path.basename(path))
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-
-
-def write_history(path):
-    with open(path, "w", newline="") as history_file:
-        writer = csv.DictWriter(history_file, fieldnames=list(history_rows[-1]))
-        writer.writeheader()
-        writer.writerows(history_rows)
-
-
-# %% [markdown]
-# Housekeeping (skip on a first reading): the callback itself. `fit` calls its methods
-# at the start and end of each epoch, and when the validation pass begins.
-
-
-# %% tags=["housekeeping"] jupyter={"source_hidden": true}
-class SaveProgress(keras.callbacks.Callback):
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start, self.batch_seconds = time.perf_counter(), None
-
-    def on_test_begin(self, logs=None):  # validation begins: the training batches are done
-        self.batch_seconds = time.perf_counter() - self.start
-
-    def on_epoch_end(self, epoch, logs=None):
-        global epochs_saved
-        if not math.isfinite(logs["loss"]):  # never back up weights that are not numbers
-            sys.exit(f"error: the loss became {logs['loss']}; try a smaller --learning-rate")
-        seconds = time.perf_counter() - self.start
-        row = {"epoch": epoch + 1, **logs, "epoch_seconds": seconds}
-        row["batch_seconds"] = self.batch_seconds or seconds
-        history_rows.append(row)
-        replace_atomically(work_file("history.csv"), write_history)
-        replace_atomically(work_file(f"backup-{epoch + 1:05d}.weights.h5"), self.model.save_weights)
-        if os.path.exists(work_file(f"backup-{epoch - 1:05d}.weights.h5")):  # keep the last two
-            os.remove(work_file(f"backup-{epoch - 1:05d}.weights.h5"))
-        epochs_saved = epoch + 1
-
-
-# %% [markdown]
-# Housekeeping (skip on a first reading): restore the newest backup that can be read (a
-# damaged one is skipped for the older copy): `epochs_saved` says how many epochs it
-# holds, and `fit` starts after them (`initial_epoch`). A resumed run shuffles and
-# augments its remaining epochs differently from an unbroken one, so its final numbers
-# may differ slightly.
-
-# %% tags=["housekeeping"] jupyter={"source_hidden": true}
-import glob
-
-history_rows, epochs_saved = [], 0
-backups = sorted(glob.glob(work_file("backup-*.weights.h5")), reverse=True)
-model.optimizer.build(model.trainable_variables)
-start_state = [variable.numpy() for variable in model.variables + model.optimizer.variables]
-for path in backups:
-    try:
-        model.load_weights(path)
-        epochs_saved = int(os.path.basename(path)[7:12])
-        break
-    except Exception as error:  # damaged or cut short: try the older copy
-        print(f"The backup {path} cannot be read ({type(error).__name__}); trying an older one.")
-if epochs_saved:
-    with open(work_file("history.csv")) as history_file:
-        history_rows = list(csv.DictReader(history_file))[:epochs_saved]  # a row per epoch
-    then = f"Continuing with epoch {epochs_saved + 1}."
-    if epochs_saved == epochs:
-        then = "Training is complete."
-    print(f"Resuming: {epochs_saved} of {epochs} epochs are saved. {then}")
-elif backups:
-    print("No backup could be read: starting afresh.")
-    for variable, value in zip(model.variables + model.optimizer.variables, start_state):
-        variable.assign(value)
+# %%
+epochs_saved = resume_from_backup(model)
 
 # %% [markdown]
 # Now train. `model.fit` runs the epochs, feeding the network one batch after another.
@@ -790,14 +1019,15 @@ elif backups:
 # never change the weights, so that we can watch how the network does on pictures it is
 # not trained on. *Callbacks* are objects whose methods `fit` calls at set moments, such
 # as the end of each batch or epoch: `TerminateOnNaN` stops a run whose loss is no longer
-# a number (a learning rate far too large does that); `SaveProgress` saves each finished
-# epoch, and `initial_epoch=epochs_saved` makes a resumed run start after the epochs
-# already saved.
+# a number (a learning rate far too large does that); `SaveProgress` backs up each
+# finished epoch and prints the clock: how long the run has taken, and about how long is
+# left.
+# `initial_epoch=epochs_saved` makes a resumed run start after the epochs already saved.
 # In a terminal you see a progress bar; when the output goes to a file, one line per epoch.
 
 # %%
 history = model.fit(
-    train_dataset,
+    train_stream,
     epochs=epochs,
     initial_epoch=epochs_saved,
     steps_per_epoch=steps_per_epoch,
@@ -838,7 +1068,9 @@ history = model.fit(
 # pictures and no extra training. We chose it by validation accuracy: in the committed
 # run it raised validation accuracy from 81.40% to 82.66%, and the cell below prints your
 # run's figures both ways. The accuracies per epoch above are one way; `history_rows`
-# holds them, one row of `history.csv` per epoch.
+# holds them, one row of `history.csv` per epoch (`fit` also returns them, in
+# `history.history`, but only for the epochs of this session, and a run may have been
+# resumed).
 
 
 # %%
@@ -872,26 +1104,37 @@ print(f"Test accuracy: {test_accuracy:.2%}")
 # about 82%: four pictures in five right, and a few more. (The committed run read a
 # JPEG-compressed copy of CIFAR-10; on the official download, expect within a point or
 # two of that.) The test loss is the smoothed loss of step 6, which cannot go below
-# about 0.5.
+# about 0.5 (taken on the mirrored average, so a little lower than a one-way loss).
 #
 # Which classes does it mix up? The **confusion matrix** counts, for every true class
 # (row), how often the network answered each class (column): the diagonal holds the right
-# answers, everything else a mistake.
+# answers, everything else a mistake. `np.add.at` adds one at (true, predicted) for every
+# test picture.
 
 # %%
-confusion = tf.math.confusion_matrix(true_classes, predicted_classes, NUM_CLASSES).numpy()
+confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=int)
+np.add.at(confusion, (true_classes, predicted_classes), 1)
 for name, right, count in zip(CLASS_NAMES, confusion.diagonal(), confusion.sum(axis=1)):
     print(f"{name:>10}: {right / count:.1%} of {count} right")
 
+# %% [markdown]
+# The plot shows each row in percent of its true class. The right answers (the diagonal,
+# in green) would use up any colour scale, so only the mistakes are coloured: the darker
+# the red, the more often pictures of that row's class were given that column's answer.
+
 # %%
+percent = 100 * confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
+mistakes_only = np.where(np.eye(NUM_CLASSES, dtype=bool), np.nan, percent)  # NaN: not drawn
 fig, ax = plt.subplots(figsize=(8, 7))
-ax.imshow(confusion, cmap="Blues")
-for (row, column), count in np.ndenumerate(confusion):
-    color = "white" if count > confusion.max() / 2 else "black"
-    ax.text(column, row, count, ha="center", va="center", color=color, fontsize=9)
+ax.imshow(mistakes_only, cmap="Reds")
+for (row, column), value in np.ndenumerate(percent):
+    dark = row != column and value > np.nanmax(mistakes_only) / 2
+    color = "green" if row == column else "white" if dark else "black"
+    ax.text(column, row, f"{value:.0f}", ha="center", va="center", color=color, fontsize=9)
 ax.set_xticks(range(NUM_CLASSES), CLASS_NAMES, rotation=45, ha="right")
 ax.set_yticks(range(NUM_CLASSES), CLASS_NAMES)
-ax.set(xlabel="predicted class", ylabel="true class", title="Test pictures per answer")
+ax.set(xlabel="the network's answer", ylabel="true class")
+ax.set_title("Confusion matrix: % of each true class given each answer")
 save_figure(fig, "confusion_matrix.png")
 
 # %% [markdown]
@@ -914,22 +1157,27 @@ fig.suptitle("The test pictures it got wrong most confidently")
 save_figure(fig, "mistakes.png")
 
 # %% [markdown]
-# ## 9. Plot the learning curves, and what the first layer learned
+# ## 9. Plot the learning curves, and what the first layer sees
 #
-# The curves tell the story of the training. `history.csv` holds the numbers `fit`
-# printed after every epoch, and `history_rows` the same rows in memory (`fit` also
-# returns them, in `history.history`, but only for the epochs of this session, and a run
-# may have been resumed).
+# The curves tell the story of the training, from the numbers `fit` printed after every
+# epoch. Two lines help to read them: *chance*, the 10% that guessing would score, and the
+# *floor* of the loss. With label smoothing the best possible answer for a picture is the
+# smoothed target itself (0.91 for the right class, 0.01 for the others), and even that
+# scores a loss of `-(0.91 log 0.91 + 9 × 0.01 log 0.01)`, about 0.50: a loss levelling
+# off near 1 is not a failure, it is about halfway down to what is possible.
 
 # %%
 epoch_log = {name: np.array([float(row[name]) for row in history_rows]) for name in history_rows[0]}
+smoothed_target = np.full(NUM_CLASSES, 0.1 / NUM_CLASSES) + np.eye(NUM_CLASSES)[0] * 0.9
+loss_floor = -np.sum(smoothed_target * np.log(smoothed_target))
 
 
-def plot_curves(metric, scale, unit):
+def plot_curves(metric, scale, unit, line, line_label):
     fig, ax = plt.subplots(figsize=(7, 4.5))
     epoch = epoch_log["epoch"]
     ax.plot(epoch, scale * epoch_log[metric], "o-", markersize=3, label="training")
     ax.plot(epoch, scale * epoch_log["val_" + metric], "o-", markersize=3, label="validation")
+    ax.axhline(line, color="gray", linestyle="--", label=line_label)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs only
     ax.set(title=f"{metric.capitalize()} per epoch", xlabel="epoch", ylabel=unit)
     ax.grid(alpha=0.3)
@@ -937,29 +1185,35 @@ def plot_curves(metric, scale, unit):
     save_figure(fig, f"{metric}.png")
 
 
-plot_curves("accuracy", 100, "accuracy (%)")
-plot_curves("loss", 1, "loss")
+plot_curves("accuracy", 100, "accuracy (%)", 10, "chance: 10%")
+plot_curves("loss", 1, "loss", loss_floor, f"floor set by label smoothing: {loss_floor:.2f}")
 
 # %% [markdown]
 # In `accuracy.png` both curves rise quickly over the first epochs and then flatten; in
-# `loss.png` both fall. Curves that stay close together mean the network generalises:
-# what it learned on the training pictures holds on new ones.
+# `loss.png` both fall towards the floor. Curves that stay close together mean the
+# network generalises: what it learned on the training pictures holds on new ones.
 #
-# **What the first layer learned.** Each of the 32 filters of the first convolution is a
-# 3×3×3 block of weights, which we can draw as a 3×3 colour patch. Some are light on one
-# side and dark on the other (they respond to edges in that direction), some lean to one
-# colour (they respond to it); with only 3×3 pixels, many look like noise.
+# **What the first layer sees.** Each of the 32 filters of the first convolution makes a
+# map of where its pattern occurs in a picture. Here is the first test picture beside its
+# 32 maps: bright where a filter responds, dark where it does not. Some respond to edges
+# in one direction, some to one colour (the sky, the ground), some to nothing in this
+# picture. (`model.layers[1]` is the first convolution; `model.layers[0]` is `Rescaling`,
+# which we apply first, as the model does.)
 
 # %%
-first_convolution = model.layers[1]  # model.layers[0] is Rescaling; Input is not a layer
-kernels = keras.ops.convert_to_numpy(first_convolution.kernel)  # Keras calls its weights kernel
-kernels = (kernels - kernels.min()) / (kernels.max() - kernels.min())  # to 0-1 for drawing
-fig, axes = plt.subplots(4, 8, figsize=(8, 4.6))
-for ax, index in zip(axes.flat, range(kernels.shape[-1])):
-    ax.imshow(kernels[:, :, :, index], interpolation="nearest")
+first_convolution = model.layers[1]
+maps = first_convolution(model.layers[0](x_test[:1]))  # (1, 32, 32, 32): a 32×32 map per filter
+maps = keras.ops.convert_to_numpy(maps)[0].astype("float32")
+layout = [["picture"] * 2 + list(range(row * 8, row * 8 + 8)) for row in range(4)]
+fig, axes = plt.subplot_mosaic(layout, figsize=(12, 5))
+axes["picture"].imshow(x_test[0], interpolation="nearest")
+axes["picture"].set_title(f"test picture 0: {CLASS_NAMES[true_classes[0]]}")
+for index in range(32):
+    axes[index].imshow(maps[:, :, index], cmap="gray", interpolation="nearest")
+for ax in axes.values():
     ax.axis("off")
-fig.suptitle("The 32 filters of the first convolution")
-save_figure(fig, "first_layer_filters.png")
+fig.suptitle("What the 32 filters of the first convolution respond to")
+save_figure(fig, "first_layer_maps.png")
 
 # %% [markdown]
 # ## 10. Save the model and use it
@@ -1001,7 +1255,7 @@ for class_index in np.argsort(picture_probabilities)[::-1][:3]:
 
 # %%
 predicted = predict_both_ways(loaded_model, x_test[:12]).argmax(axis=1)
-fig, axes = plt.subplots(2, 6, figsize=(12, 5.2))
+fig, axes = plt.subplots(2, 6, figsize=(12, 5.6))
 for ax, picture, guess, true in zip(axes.flat, x_test, predicted, y_test[:, 0]):
     ax.imshow(picture, interpolation="nearest")
     title = (
@@ -1012,52 +1266,23 @@ for ax, picture, guess, true in zip(axes.flat, x_test, predicted, y_test[:, 0]):
     ax.set_title(title, fontsize=13, color="green" if guess == true else "red")
 for ax in axes.flat:
     ax.axis("off")
+fig.suptitle("The first twelve test pictures and the network's answers")
 save_figure(fig, "predictions.png")
 
 # %% [markdown]
-# Housekeeping (skip on a first reading): the results go to `metrics.json`, with the
-# settings and library versions, so that runs can be compared later.
-
-# %% tags=["housekeeping"] jupyter={"source_hidden": true}
-import platform
-
-versions = {module.__name__: module.__version__ for module in (tf, keras, np)}
-metrics = {
-    "test_accuracy": test_accuracy,
-    "test_loss": test_loss,
-    "validation_accuracy": val_accuracy,
-    "validation_accuracy_mirrored": val_accuracy_mirrored,
-    "per_class_accuracy": {
-        name: float(right / count) if count else None
-        for name, right, count in zip(CLASS_NAMES, confusion.diagonal(), confusion.sum(axis=1))
-    },
-    "confusion_matrix": confusion.tolist(),
-    "epochs_completed": len(history_rows),
-    "train_seconds": round(float(epoch_log["epoch_seconds"].sum()), 1),
-    "images_per_second": round(
-        len(history_rows) * len(x_train) / float(epoch_log["batch_seconds"].sum()), 1
-    ),
-    **{key: run_settings[key] for key in ("batch_size", "learning_rate", "seed", "backend")},
-    "precision": precision,
-    "data_source": data_source,
-    "versions": dict(versions, python=platform.python_version()),
-}
-with open(work_file("metrics.json"), "w") as metrics_file:
-    json.dump(metrics, metrics_file, indent=2, allow_nan=False)
-
-# %% [markdown]
-# Housekeeping (skip on a first reading): the run is complete, so move its files into
-# `outputs/` together and delete `outputs/in_progress/`: running the same command again
+# The run is complete. `publish_outputs` writes its figures to `metrics.json`, with the
+# settings and library versions, so that runs can be compared later, and moves every file
+# from `outputs/in_progress/` into `outputs/` together: running the same command again
 # starts a new run.
 
-# %% tags=["housekeeping"] jupyter={"source_hidden": true}
-if not in_notebook:  # finish moving the files, even on Ctrl-C: it takes milliseconds
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-for name in OUTPUT_FILES:
-    os.replace(work_file(name), os.path.join(output_dir, name))
-shutil.rmtree(work_dir)
-print("Wrote", ", ".join(OUTPUT_FILES), "to", output_dir)
+# %%
+publish_outputs(
+    confusion,
+    test_accuracy=test_accuracy,
+    test_loss=test_loss,
+    validation_accuracy=val_accuracy,
+    validation_accuracy_mirrored=val_accuracy_mirrored,
+)
 
 # %% [markdown]
 # ## What to try next
@@ -1071,10 +1296,11 @@ print("Wrote", ", ".join(OUTPUT_FILES), "to", output_dir)
 #   put `layers.BatchNormalization()` after each convolution, and compare the curves.
 # - **Change the recipe.** Try `--learning-rate 0.0003` or `0.003`, or another optimizer
 #   (`keras.optimizers.Adam`), and judge them by validation accuracy.
-# - **Remove the augmentation** (make `augment_batch` return `images, labels` unchanged)
-#   and watch the training and validation curves drift apart: overfitting.
+# - **Remove the augmentation** (give `augmented_batches` an empty
+#   `keras.layers.Pipeline([])` instead of `augment`) and watch the training and
+#   validation curves drift apart: overfitting.
 # - **Use the model** in another program:
 #   `keras.models.load_model("outputs/cifar10_cnn.keras")`, then classify your own photos
 #   as in step 10, with the class names of `CLASS_NAMES` (the model returns numbers only).
-# - A stopped run resumes only with the same flags, and does not notice edits to the code:
-#   delete `outputs/in_progress/` before trying a changed network.
+# - A stopped run resumes only with the same settings, and does not notice edits to the
+#   code: delete `outputs/in_progress/` before trying a changed network.

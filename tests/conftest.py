@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import sys
 
@@ -14,6 +15,12 @@ def readme_text():
     """README.md with its whitespace collapsed, so that a quoted sentence may span lines."""
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as readme:
         return " ".join(readme.read().split())
+
+
+def results_text():
+    """benchmarks/RESULTS.md with its whitespace collapsed, as readme_text()."""
+    with open(os.path.join(ROOT, "benchmarks", "RESULTS.md"), encoding="utf-8") as results:
+        return " ".join(results.read().split())
 
 
 def run_tutorial(*flags, env=None, timeout=600):
@@ -75,3 +82,20 @@ def start_tutorial(*flags, log_dir):
         stdin=subprocess.DEVNULL,
         env=dict(os.environ, PYTHONUNBUFFERED="1"),
     )
+
+
+CLOCK_LINE = re.compile(
+    r"^Clock: (\d+) of (\d+) epochs done; (?:(\d+) min )?(\d+) s so far, about "
+    r"(?:(\d+) h )?(?:(\d+) min )?(?:(\d+) s )?to go\.$",
+    re.MULTILINE,
+)
+
+
+def clock_lines(stdout):
+    """(epochs done, epochs, seconds so far, seconds to go) for each line of the clock."""
+    lines = []
+    for done, total, minutes, seconds, *left in CLOCK_LINE.findall(stdout):
+        so_far = 60 * int(minutes or 0) + int(seconds)
+        to_go = 3600 * int(left[0] or 0) + 60 * int(left[1] or 0) + int(left[2] or 0)
+        lines.append((int(done), int(total), so_far, to_go))
+    return lines

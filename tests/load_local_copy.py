@@ -24,6 +24,7 @@ READER_NAMES = {
     "SafeUnpickler",
     "parse_batch",
     "read_folder",
+    "CappedReads",
     "read_archive",
     "load_local_cifar10",
 }

@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from conftest import ROOT, readme_text
+from conftest import ROOT, readme_text, results_text
 from test_prose_numbers import prose
 
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
@@ -133,10 +133,9 @@ def test_label_smoothing_effect_in_the_prose_is_the_measured_one():
     results = lever_results()
     assert results[int(epochs), f"batch-{batch_size}"][0] == float(with_it)
     assert results[int(epochs), f"batch-{batch_size}+smoothing-0"][0] == float(without)
-    readme = readme_text()
     assert (
         f"Label smoothing, measured by validation accuracy over {epochs} epochs with "
-        f"batches of {batch_size}: {with_it}% with it, {without}% without." in readme
+        f"batches of {batch_size}: {with_it}% with it, {without}% without." in results_text()
     )
 
 
@@ -152,14 +151,13 @@ def test_short_schedule_figures_in_the_prose_are_the_measured_ones():
     assert f"batch_size = {default_batch}\n" in open(os.path.join(ROOT, "train_cifar10.py")).read()
 
 
-def test_learning_rate_figures_in_the_readme_are_the_measured_ones():
-    readme = readme_text()
+def test_learning_rate_figures_in_the_results_summary_are_the_measured_ones():
     quoted = re.search(
         r"over 30 epochs with batches of 128: ([\d.]+)% at 0.001 \(the default recipe[^)]*\), "
         r"([\d.]+)% at",
-        readme,
+        results_text(),
     )
-    assert quoted, "README.md no longer quotes the learning-rate A/B"
+    assert quoted, "RESULTS.md's summary no longer quotes the learning-rate A/B"
     assert float(quoted.group(1)) == default_runs()[30][1]  # peak 0.001, batches of 128
     assert float(quoted.group(2)) == lever_results()[30, "lr-0.0005"][0]
 
@@ -200,12 +198,12 @@ def test_shorter_default_schedule_figures_in_the_prose_are_the_measured_ones():
     )
     assert default_runs()[int(epochs)][1:] == (float(last), float(mirrored))
     assert default_runs()[int(longer)][1:] == (float(longer_last), float(longer_mirrored))
-    readme = re.search(
+    summary = re.search(
         r"(\d+) epochs instead of (\d+), ([\d.]+)% validation accuracy against\s+([\d.]+)%",
-        readme_text(),
+        results_text(),
     )
-    assert readme, "README.md no longer quotes the longer schedule's gain"
-    longer, shorter, longer_figure, shorter_figure = readme.groups()
+    assert summary, "RESULTS.md's summary no longer quotes the longer schedule's gain"
+    longer, shorter, longer_figure, shorter_figure = summary.groups()
     assert default_runs()[int(longer)][1] == float(longer_figure)
     assert default_runs()[int(shorter)][1] == float(shorter_figure)
 

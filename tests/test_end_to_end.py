@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from matplotlib import image as mpimg
 
-from conftest import ROOT
+from conftest import ROOT, clock_lines
 from test_robustness import FINAL_OUTPUTS
 
 PLOTS = [name for name in FINAL_OUTPUTS if name.endswith(".png") and name != "test_picture.png"]
@@ -157,3 +157,18 @@ def test_the_test_picture_file_holds_the_test_pictures_own_pixels(tutorial_run):
     assert first.min() > 0 or first.max() < 255, "a picture that fills 0-255 proves nothing"
     written = np.round(mpimg.imread(os.path.join(output_dir, "test_picture.png")) * 255)
     assert np.array_equal(written[..., :3].astype(np.uint8), first)
+
+
+def test_the_clock_says_after_each_epoch_how_long_so_far_and_how_long_to_go(tutorial_run):
+    process, output_dir, _ = tutorial_run
+    with open(os.path.join(output_dir, "history.csv")) as history_file:
+        seconds = [float(row["epoch_seconds"]) for row in csv.DictReader(history_file)]
+    clock = clock_lines(process.stdout)
+    assert [line[:2] for line in clock] == [(1, 3), (2, 3), (3, 3)], process.stdout[-3000:]
+    for (done, total, so_far, to_go), epoch_line in zip(
+        clock, re.findall(r"^\d+/\d+ - .*\n(Clock: .*)$", process.stdout, re.MULTILINE)
+    ):
+        assert epoch_line.startswith(f"Clock: {done} of")  # right after Keras' epoch line
+        assert abs(so_far - sum(seconds[:done])) <= 2 + 0.1 * sum(seconds[:done])
+        assert abs(to_go - so_far / done * (total - done)) <= 1.5
+    assert clock[-1][3] == 0

@@ -629,6 +629,40 @@ def test_an_archive_of_more_than_100_entries_is_refused(
         assert "more than 100 entries" in message, message
 
 
+# ---- 6c. A first header that claims 2 GB of pax attributes or of a GNU long name ----
+
+
+def write_forged_header_archive(path, kind, members):
+    """A gzip stream whose first tar header claims 2 GB of extended header: Python's tarfile
+    reads such a header whole, at the size it claims, before any member limit applies."""
+    archive = GzipWriter(path)
+    info = tarfile.TarInfo("././@PaxHeader" if kind == "pax" else "././@LongLink")
+    info.type = tarfile.XHDTYPE if kind == "pax" else tarfile.GNUTYPE_LONGNAME
+    info.size, info.mtime = 2 * HUGE, 1262304000
+    archive.write(info.tobuf(format=tarfile.USTAR_FORMAT if kind == "pax" else tarfile.GNU_FORMAT))
+    archive.write_zeros(2 * HUGE)
+    for name, parts in members:
+        member = tarfile.TarInfo(name)
+        member.size = sum(len(part) for part in parts)
+        archive.write(member.tobuf(format=tarfile.GNU_FORMAT) + b"".join(parts))
+        archive.write_zeros(-member.size % 512)
+    archive.write_zeros(1024)
+    archive.close()
+    return path
+
+
+@pytest.mark.parametrize("kind", ["pax", "GNU long name"])
+def test_a_first_header_claiming_2_gb_is_refused_in_bounded_memory(
+    kind, tiny_cifar10, tmp_path, startup_seconds
+):
+    members = official_members(copy_of(tiny_cifar10, tmp_path))
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    write_forged_header_archive(archive, kind, members)
+    assert archive.stat().st_size < 4 * 2**20
+    message = refuse(archive, ["cifar-10-python.tar.gz"], tmp_path, startup_seconds)
+    assert "40 MB" in message, message
+
+
 # ---- 7 and 8. Labels that are not a flat list of ints; empty batches ----
 
 LABELS = np.arange(60) % 10

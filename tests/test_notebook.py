@@ -1,5 +1,6 @@
 """train_cifar10.ipynb is train_cifar10.py as a notebook, and it runs in a real Jupyter kernel."""
 
+import ast
 import json
 import os
 import re
@@ -68,25 +69,56 @@ def test_notebook_runs_in_a_kernel_with_papermill_parameters(tiny_cifar10, tmp_p
     assert len(pictures) == 7, "the plots should show inline in the notebook"
 
 
-def test_housekeeping_cells_are_folded_and_introduced_as_skippable():
-    """Each housekeeping cell is folded in the notebook, comes after the header and the plan,
-    and follows at most two sentences that begin by saying a first reading can skip it; no
-    story cell is folded."""
+def test_one_story_one_skip():
+    """The housekeeping cells stand together in one folded block, inside step 1, after one
+    introduction that says where to skip to; from there to the end, no housekeeping cell
+    interrupts the story, and no story cell is folded."""
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    first_step = next(i for i, cell in enumerate(notebook.cells) if "## 1. " in cell.source)
-    housekeeping = 0
-    for index, cell in enumerate(notebook.cells):
+    kinds = "".join(
+        "H" if "housekeeping" in cell.metadata.get("tags", []) else "S" for cell in notebook.cells
+    )
+    assert re.fullmatch(r"S+H+S+", kinds), f"housekeeping in more than one run: {kinds}"
+    first, last = kinds.index("H"), kinds.rindex("H")
+    step = [
+        next(i for i, c in enumerate(notebook.cells) if f"## {n}. " in c.source) for n in (1, 2)
+    ]
+    assert step[0] < first and last < step[1], "the block should stand in step 1"
+    for cell in notebook.cells:
         folded = cell.metadata.get("jupyter", {}).get("source_hidden") is True
-        if "housekeeping" not in cell.metadata.get("tags", []):
-            assert not folded, f"a story cell is folded:\n{cell.source[:200]}"
-            continue
-        housekeeping += 1
-        assert cell.cell_type == "code" and folded, f"not folded:\n{cell.source[:200]}"
-        assert index > first_step, f"housekeeping before the plan:\n{cell.source[:200]}"
-        before = notebook.cells[index - 1]
-        introduction = " ".join(before.source.split("\n\n")[-1].split())
-        assert before.cell_type == "markdown", f"no introduction:\n{cell.source[:200]}"
-        assert introduction.startswith("Housekeeping (skip on a first reading): "), introduction
-        plain = re.sub(r"`[^`]*`|\([^()]*\)", "", introduction)  # code and asides hold no ends
-        assert len(re.findall(r"[.!?](?:\s|$)", plain)) <= 2, f"over two sentences: {introduction}"
-    assert housekeeping >= 10
+        housekeeping = "housekeeping" in cell.metadata.get("tags", [])
+        assert folded == housekeeping, f"folded {folded}:\n{cell.source[:200]}"
+        assert cell.cell_type == "code" or not housekeeping
+    introduction = notebook.cells[first - 1]
+    assert introduction.cell_type == "markdown"
+    skip_to = re.match(
+        r"\*\*Housekeeping: skip it on a first reading, down to \"([^\"]+)\"\.\*\*",
+        introduction.source,
+    )
+    assert skip_to, introduction.source
+    resumes = notebook.cells[last + 1]
+    assert resumes.cell_type == "markdown" and resumes.source.startswith(f"**{skip_to[1]}.**")
+    assert sum("Housekeeping" in cell.source for cell in notebook.cells) == 1
+
+
+def test_the_story_calls_the_housekeeping_only_by_the_names_the_introduction_gives():
+    """Every name the housekeeping defines that the story uses is named in the header or the
+    introduction, so a reader who skipped the block knows where it comes from."""
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    defined, used, intro = set(), set(), ""
+    for cell in notebook.cells:
+        if "housekeeping" in cell.metadata.get("tags", []):
+            defined |= {
+                node.name
+                for node in ast.parse(cell.source).body
+                if isinstance(node, ast.FunctionDef | ast.ClassDef)
+            }
+        elif cell.cell_type == "code":
+            used |= {
+                node.id for node in ast.walk(ast.parse(cell.source)) if isinstance(node, ast.Name)
+            }
+        else:
+            intro += cell.source
+    borrowed = defined & used
+    assert borrowed >= {"load_cifar10", "open_run_folder", "resume_from_backup", "publish_outputs"}
+    for name in borrowed:
+        assert f"`{name}`" in intro, f"the story uses {name} without saying what it is"

@@ -6,9 +6,11 @@ tests watch that folder (and the run's stdout) to stop a run at a chosen moment.
 
 import csv
 import hashlib
+import io
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -18,7 +20,7 @@ import time
 import pytest
 
 from cifar_files import write_cifar10
-from conftest import SCRIPT, describe, run_tutorial, start_tutorial
+from conftest import SCRIPT, clock_lines, describe, run_tutorial, start_tutorial
 from test_robustness import FINAL_OUTPUTS as OUTPUT_FILES
 
 # One line of Keras' log per epoch when the output is not a terminal: "29/29 - 4s - ..."
@@ -72,7 +74,7 @@ def in_second_epoch(output_dir, log_dir):
     """True once epoch 1 is backed up and epoch 2 has begun (Keras printed "Epoch 2/3")."""
     work = output_dir / "in_progress"
     return (
-        (work / "backup-00001.weights.h5").exists()
+        (work / "backup-00001").exists()
         and epochs_in(work / "history.csv") == [1]
         and "\nEpoch 2/3\n" in read(log_dir / "stdout.txt")
     )
@@ -94,7 +96,11 @@ def file_hashes(folder):
     return hashes
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(
+    "stop_signal",
+    [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+    ids=["SIGINT", "SIGTERM", "SIGHUP (the terminal closed)"],
+)
 def test_stop_in_epoch_2_says_what_is_saved_and_the_rerun_continues(
     slow_data, tmp_path, stop_signal
 ):
@@ -118,13 +124,16 @@ def test_stop_in_epoch_2_says_what_is_saved_and_the_rerun_continues(
     assert "Epoch 1/3" not in resumed.stdout and "Epoch 2/3" in resumed.stdout, resumed.stdout
     assert epochs_in(output_dir / "history.csv") == [1, 2, 3]
     assert not (output_dir / "in_progress").exists()
+    clock = clock_lines(resumed.stdout)  # the resumed run times its own epochs only
+    assert [line[:2] for line in clock] == [(2, 3), (3, 3)], resumed.stdout
+    assert clock[0][2] < 60 and abs(clock[0][3] - clock[0][2]) <= 1.5
 
 
 def test_ctrl_c_after_training_then_the_rerun_only_writes_the_outputs(slow_data, tmp_path):
     output_dir = tmp_path / "out"
     flags = ["--data-dir", slow_data, "--output-dir", output_dir, "--epochs", 1, "--batch-size", 32]
     process = start_tutorial(*flags, log_dir=tmp_path)
-    backup = output_dir / "in_progress" / "backup-00001.weights.h5"
+    backup = output_dir / "in_progress" / "backup-00001"
     wait_until(  # Keras logs the epoch after the backup is in place
         lambda: backup.exists() and EPOCH_LOG_LINE.search(read(tmp_path / "stdout.txt")),
         process,
@@ -213,10 +222,7 @@ def killed_in_epoch_3(slow_data, tmp_path_factory):
             stdin=subprocess.DEVNULL,
         )
     wait_until(
-        lambda: (
-            (work / "backup-00002.weights.h5").exists()
-            and epochs_in(work / "history.csv") == [1, 2]
-        ),
+        lambda: (work / "backup-00002").exists() and epochs_in(work / "history.csv") == [1, 2],
         process,
         base,
         "the backup of epoch 2",
@@ -236,13 +242,13 @@ def test_a_damaged_newest_backup_is_skipped_for_the_older_one(killed_in_epoch_3,
     base, flags = killed_in_epoch_3
     shutil.copytree(base / "out", tmp_path / "out")
     work = tmp_path / "out" / "in_progress"
-    assert (work / "backup-00001.weights.h5").exists()
-    truncate_to_half(work / "backup-00002.weights.h5")
+    assert (work / "backup-00001").exists()
+    truncate_to_half(work / "backup-00002" / "model.weights.h5")
 
     process = run_in(tmp_path, *flags)
     assert process.returncode == 0, describe(process)
-    assert re.search(r"The backup \S*backup-00002\.weights\.h5 cannot be read", process.stdout), (
-        describe(process)
+    assert re.search(r"The backup \S*backup-00002 cannot be read", process.stdout), describe(
+        process
     )
     assert "1 of 3 epochs are saved" in process.stdout, describe(process)
     assert "Epoch 1/3" not in process.stdout
@@ -255,8 +261,8 @@ def test_no_readable_backup_starts_afresh(killed_in_epoch_3, tmp_path):
     base, flags = killed_in_epoch_3
     shutil.copytree(base / "out", tmp_path / "out")
     work = tmp_path / "out" / "in_progress"
-    truncate_to_half(work / "backup-00001.weights.h5")
-    truncate_to_half(work / "backup-00002.weights.h5")
+    truncate_to_half(work / "backup-00001" / "model.weights.h5")
+    truncate_to_half(work / "backup-00002" / "model.weights.h5")
 
     process = run_in(tmp_path, *flags)
     assert process.returncode == 0, describe(process)
@@ -282,3 +288,97 @@ def test_a_diverging_run_stops_with_one_line_and_writes_no_outputs(tiny_cifar10,
     assert not (output_dir / "metrics.json").exists()
     finished = [name for name in OUTPUT_FILES if (output_dir / name).exists()]
     assert not finished, f"outputs of a failed run: {finished}"
+
+
+def test_other_settings_keep_the_stopped_run_and_say_how_to_continue_it(
+    killed_in_epoch_3, tmp_path
+):
+    """A typo in one flag must not throw away the saved epochs: it refuses, names the command
+    that continues the stopped run, and that command does continue it."""
+    base, flags = killed_in_epoch_3
+    shutil.copytree(base / "out", tmp_path / "out")
+    work = tmp_path / "out" / "in_progress"
+    before = file_hashes(work)
+    changed = [flag if flag != 3 else 4 for flag in flags]  # --epochs 4
+    process = run_in(tmp_path, *changed)
+    assert process.returncode == 1, describe(process)
+    message = process.stderr.strip().splitlines()
+    assert len(message) == 1 and "holds a stopped run with other settings" in message[0], message
+    assert "Epoch 1" not in process.stdout and file_hashes(work) == before
+    assert sorted(os.listdir(work)) == sorted(os.listdir(base / "out" / "in_progress"))
+    command = re.search(r"Continue it with: (.*?); or delete that folder", message[0]).group(1)
+    assert "--epochs 3" in command and "--batch-size 32" in command, command
+    words = shlex.split(command)
+    assert words[:2] == ["python", "train_cifar10.py"]
+    resumed = run_in(tmp_path, *words[2:])
+    assert resumed.returncode == 0, describe(resumed)
+    assert "Resuming: 2 of 3 epochs are saved. Continuing with epoch 3." in resumed.stdout
+
+
+def test_the_same_data_through_a_symbolic_link_is_the_same_run(killed_in_epoch_3, tmp_path):
+    base, flags = killed_in_epoch_3
+    shutil.copytree(base / "out", tmp_path / "out")
+    data_dir = flags[flags.index("--data-dir") + 1]
+    (tmp_path / "linked").symlink_to(data_dir)
+    linked = [tmp_path / "linked" if flag == data_dir else flag for flag in flags]
+    process = run_in(tmp_path, *linked)
+    assert process.returncode == 0, describe(process)
+    assert "Resuming: 2 of 3 epochs are saved" in process.stdout, describe(process)
+
+
+def test_a_symbolic_link_in_the_stopped_runs_folder_is_not_written_through(
+    killed_in_epoch_3, tmp_path
+):
+    base, flags = killed_in_epoch_3
+    shutil.copytree(base / "out", tmp_path / "out")
+    work = tmp_path / "out" / "in_progress"
+    precious = tmp_path / "precious.txt"
+    precious.write_text("not the tutorial's")
+    (work / "samples.png").unlink()
+    (work / "samples.png").symlink_to(precious)
+    process = run_in(tmp_path, *flags)
+    assert process.returncode == 1, describe(process)
+    message = process.stderr.strip().splitlines()
+    assert len(message) == 1 and "samples.png' is a symbolic link" in message[0], message
+    assert precious.read_text() == "not the tutorial's"
+    assert (work / "samples.png").is_symlink() and "Epoch" not in process.stdout
+
+
+@pytest.mark.parametrize("damage", ["deleted", "emptied", "cut to one row", "an extra column"])
+def test_a_damaged_history_csv_cannot_wedge_the_resume(killed_in_epoch_3, tmp_path, damage):
+    """What resume needs is in the backups, written together: history.csv is only to read."""
+    base, flags = killed_in_epoch_3
+    shutil.copytree(base / "out", tmp_path / "out")
+    history = tmp_path / "out" / "in_progress" / "history.csv"
+    lines = history.read_text().splitlines(keepends=True)
+    if damage == "deleted":
+        history.unlink()
+    elif damage == "emptied":
+        history.write_text("")
+    elif damage == "cut to one row":
+        history.write_text("".join(lines[:2]))
+    else:
+        history.write_text("".join(line.rstrip("\n") + ",x\n" for line in lines))
+    process = run_in(tmp_path, *flags)
+    assert process.returncode == 0, describe(process)
+    assert "Traceback" not in process.stderr
+    assert "Resuming: 2 of 3 epochs are saved. Continuing with epoch 3." in process.stdout
+    rows = list(csv.DictReader(open(tmp_path / "out" / "history.csv")))
+    assert [int(row["epoch"]) for row in rows] == [1, 2, 3]
+    assert list(rows[0]) == list(csv.DictReader(io.StringIO(lines[0] + lines[1])).fieldnames)
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["epochs_completed"] == 3
+
+
+def test_a_backup_numbered_beyond_the_epochs_is_passed_over(killed_in_epoch_3, tmp_path):
+    base, flags = killed_in_epoch_3
+    shutil.copytree(base / "out", tmp_path / "out")
+    work = tmp_path / "out" / "in_progress"
+    shutil.copytree(work / "backup-00002", work / "backup-00005")
+    process = run_in(tmp_path, *flags)
+    assert process.returncode == 0, describe(process)
+    assert re.search(r"The backup \S*backup-00005 cannot be read \(.*--epochs 3", process.stdout)
+    assert "Resuming: 2 of 3 epochs are saved. Continuing with epoch 3." in process.stdout
+    assert "5 of 3" not in process.stdout
+    rows = list(csv.DictReader(open(tmp_path / "out" / "history.csv")))
+    assert [int(row["epoch"]) for row in rows] == [1, 2, 3]
