@@ -69,11 +69,13 @@ precision = "auto"  # or "float32", "mixed_bfloat16", "mixed_float16": see the R
 
 # %% [markdown]
 # **Housekeeping: skip it on a first reading, down to "The libraries".** The folded cells
-# below make the script safe to run for real, and the story never stops for them again:
-# they read command-line flags, keep the console to the tutorial's own lines, turn every
+# below make the script safe to run for real, and they all stand here, none later: they
+# read command-line flags, keep the console to the tutorial's own lines, turn every
 # failure into one line, pick the fastest precision, read a local copy of CIFAR-10
 # safely, keep one run per output folder, save every epoch so a stopped run resumes,
-# and write the results. The story calls them by names that say what they do.
+# and write the results. The story calls them by names that say what they do:
+# `load_cifar10`, `open_run_folder`, `save_figure`, `augmented_batches`,
+# `resume_from_backup`, `SaveProgress`, `work_file` and `publish_outputs`.
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 # The command line may override the settings above: python train_cifar10.py --epochs 5.
@@ -129,6 +131,7 @@ def stop(signal_number, frame):
     os._exit(130)  # at once: every file is either complete or in outputs/in_progress/
 
 
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
 def one_line_errors(kind, error, traceback):
     if issubclass(kind, OSError):  # a full disk, a folder where a file should go, ...
         print(f"error: {error}", file=sys.stderr)
@@ -408,6 +411,8 @@ def check_free_space():
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 def check_outputs_are_ours():
     """Stop if a file where an output goes was not written by the last run of this tutorial."""
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        sys.exit(f"error: the output folder {output_dir!r} is a file, not a folder")
     try:
         with open(os.path.join(output_dir, "metrics.json")) as metrics_file:
             ours = dict(json.load(metrics_file)["output_files"], **{"metrics.json": "ours"})
@@ -451,14 +456,15 @@ def stopped_run():
     try:
         with open(work_file("run.json")) as run_file:
             run = json.load(run_file)
-        return run if run["made_by"] == "train_cifar10.py" else {}
+        return run if run["made_by"] == "train_cifar10.py" and dict(run["settings"]) else {}
     except (OSError, ValueError, KeyError, TypeError):
         return {}
 
 
 def continue_command(settings):
     """The command line that continues a stopped run with these settings."""
-    command = "" if settings["backend"] == backend else f"KERAS_BACKEND={settings['backend']} "
+    named = settings.get("backend", backend)
+    command = "" if named == backend else f"KERAS_BACKEND={named} "
     command += "python train_cifar10.py"
     for name in ["epochs", "batch_size", "learning_rate", "seed", "data_dir", "precision"]:
         if settings.get(name) is not None:
@@ -468,31 +474,32 @@ def continue_command(settings):
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 def open_run_folder():
-    """Claim the output folder for this run: continue the stopped run with the same settings
-    that it finds there, or start one; refuse, with one line, whatever else is in the way."""
-    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
-        sys.exit(f"error: the output folder {output_dir!r} is a file, not a folder")
+    """Start this run's folder, or continue the stopped run with the same settings there."""
     check_outputs_are_ours()
     try:
         os.makedirs(output_dir, exist_ok=True)
         lock_output_folder()
         if not os.path.lexists(work_dir):
             os.mkdir(work_dir)
-            run_file = {"made_by": "train_cifar10.py", "settings": run_settings}
-        elif os.path.islink(work_dir) or not os.path.isdir(work_dir) or not stopped_run():
+        if (
+            os.path.islink(work_dir)
+            or not os.path.isdir(work_dir)
+            or not (
+                stopped_run() or not os.listdir(work_dir)  # empty: stopped before its run.json
+            )
+        ):
             sys.exit(
                 f"error: {work_dir!r} should be a folder that this tutorial manages; move it away"
             )
-        elif stopped_run()["settings"] != run_settings:
+        stopped = stopped_run().get("settings", run_settings)
+        if stopped != run_settings:
             sys.exit(
-                f"error: {work_dir!r} holds a stopped run with other settings. Continue "
-                f"it with: {continue_command(stopped_run()['settings'])}; or delete that "
-                "folder to start afresh"
+                f"error: {work_dir!r} holds a stopped run with other settings. Continue it "
+                f"with: {continue_command(stopped)}; or delete that folder to start afresh"
             )
-        else:
-            run_file = stopped_run()
         clear_work_folder()
-        replace_atomically(work_file("run.json"), write_json, dict(run_file, process=os.getpid()))
+        run_file = {"made_by": "train_cifar10.py", "settings": run_settings, "process": os.getpid()}
+        replace_atomically(work_file("run.json"), write_json, run_file)
     except OSError as error:
         sys.exit(f"error: cannot write to the output folder {output_dir!r}: {error.strerror}")
     check_free_space()
@@ -638,13 +645,14 @@ def read_backup(folder, model):
     return rows
 
 
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
 def resume_from_backup(model):
     """Load the newest backup that can be used, and return how many epochs it holds."""
     global epochs_saved, history_rows
     model.optimizer.build(model.trainable_variables)
     start_state = [variable.numpy() for variable in model.variables + model.optimizer.variables]
     backups = sorted(glob.glob(work_file("backup-*")), reverse=True)
-    epochs_saved = 0
+    history_rows, epochs_saved = [], 0
     for folder in backups:
         try:
             history_rows, epochs_saved = read_backup(folder, model), int(folder[-5:])
@@ -741,8 +749,11 @@ def publish_outputs(confusion, **figures):
         os.replace(work_file(name), os.path.join(output_dir, name))
     for name in glob.glob(work_file("backup-*")) + [work_file("run.json")]:
         shutil.rmtree(name) if os.path.isdir(name) else os.remove(name)
-    os.rmdir(work_dir)  # fails, with one line, if someone else put a file there
     print("Wrote", ", ".join(OUTPUT_FILES), "to", output_dir)
+    try:
+        os.rmdir(work_dir)
+    except OSError:
+        print(f"Left {work_dir}: it holds files that this tutorial did not make.")
 
 
 # %% [markdown]

@@ -4,32 +4,46 @@ needs no TensorFlow at all."""
 import importlib.util
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
-from conftest import describe, run_tutorial
+from conftest import SCRIPT, describe, run_tutorial
 from test_robustness import FINAL_OUTPUTS
 
-# Imported first by Python in every process started with this folder on PYTHONPATH: it makes
-# `import tensorflow` fail, as where TensorFlow is not installed.
-NO_TENSORFLOW = 'import sys\nsys.modules["tensorflow"] = None\n'
+
+def without_tensorflow(tmp_path):
+    """A folder of links to every installed package but TensorFlow's: with it as the only
+    path (python -S), a process sees an installation where TensorFlow never was."""
+    import keras
+
+    site_packages = os.path.dirname(os.path.dirname(keras.__file__))
+    folder = tmp_path / "site-packages-without-tensorflow"
+    folder.mkdir()
+    for name in os.listdir(site_packages):
+        if not name.startswith(("tensorflow", "tf_keras", "tensorboard")):
+            (folder / name).symlink_to(os.path.join(site_packages, name))
+    return folder
 
 
-@pytest.mark.parametrize(
-    "backend, tensorflow",
-    [("jax", "installed"), ("torch", "not importable")],
-)
+@pytest.mark.parametrize("backend, tensorflow", [("jax", "installed"), ("torch", "missing")])
 def test_tutorial_runs_end_to_end_on_backend(backend, tensorflow, tiny_cifar10, tmp_path):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed (pip install -r requirements-backends.txt)")
-    env = {"KERAS_BACKEND": backend}
-    if tensorflow == "not importable":
-        (tmp_path / "sitecustomize.py").write_text(NO_TENSORFLOW)
-        env["PYTHONPATH"] = str(tmp_path)
     output_dir = tmp_path / "out"
-    process = run_tutorial(
-        "--data-dir", tiny_cifar10, "--output-dir", output_dir, "--epochs", 2, env=env
-    )
+    flags = ["--data-dir", tiny_cifar10, "--output-dir", output_dir, "--epochs", 2]
+    if tensorflow == "installed":
+        process = run_tutorial(*flags, env={"KERAS_BACKEND": backend})
+    else:
+        env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=without_tensorflow(tmp_path))
+        look = "import importlib.util as util; print(util.find_spec('tensorflow'))"
+        found = subprocess.run([sys.executable, "-S", "-c", look], env=env, capture_output=True)
+        assert found.stdout.strip() == b"None", "TensorFlow is still importable"
+        process = subprocess.run(
+            [sys.executable, "-S", SCRIPT, *map(str, flags)],
+            env=env, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
     assert process.returncode == 0, describe(process)
     assert f"on the {backend} backend" in process.stdout
     assert "Traceback" not in process.stderr
