@@ -295,6 +295,8 @@ class CappedReads(io.BufferedReader):
     def read(self, size=-1):
         if size is None or size < 0 or size > LARGEST_BATCH_FILE:
             raise DataError("an entry claims more than any CIFAR-10 batch file (40 MB)")
+        if self.tell() + size > 6 * LARGEST_BATCH_FILE:  # unpacked, the real one is about 185 MB
+            raise DataError("it unpacks to more than CIFAR-10's archive (240 MB)")
         return super().read(size)
 
 
@@ -322,7 +324,7 @@ def read_archive(path):
                     raise DataError(f"{path}: {member.name} is larger than any CIFAR-10 batch file")
                 if name and member.isfile():
                     files[name] = archive.extractfile(member).read()
-    except (tarfile.TarError, OSError, EOFError, zlib.error, DataError) as error:
+    except (tarfile.TarError, OSError, EOFError, zlib.error, RecursionError, DataError) as error:
         message = " ".join(str(error).split())  # on one line
         raise DataError(f"{path}: not a readable .tar.gz archive ({message})") from None
     return files
@@ -375,6 +377,7 @@ def load_cifar10(data_dir):
 # run.json, and moves the finished set into outputs/ at the end. It touches no file it did
 # not make: a file of the last run is known by its checksum in that run's metrics.json.
 import fcntl
+import glob
 import hashlib
 import json
 import shlex
@@ -387,11 +390,17 @@ SPACE_NEEDED = 100_000_000  # bytes free before each backup: one takes about 10 
 work_dir = os.path.join(output_dir, "in_progress")
 run_settings = dict(vars(args), backend=backend, output_dir=None)  # the folder is the run's own
 run_settings["data_dir"] = data_dir and os.path.realpath(data_dir)  # however it is reached
-output_lock = None
+output_lock = globals().get("output_lock")  # a notebook running this cell again
 
 
 def work_file(name):
     return os.path.join(work_dir, name)
+
+
+def backups():
+    """{epochs it holds: folder} of this run's backups, such as in_progress/backup-00007."""
+    found = glob.glob(work_file("backup-" + "[0-9]" * 5))
+    return {int(folder[-5:]): folder for folder in found if os.path.isdir(folder)}
 
 
 def checksum(path):
@@ -411,13 +420,15 @@ def check_free_space():
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 def check_outputs_are_ours():
     """Stop if a file where an output goes was not written by the last run of this tutorial."""
-    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
-        sys.exit(f"error: the output folder {output_dir!r} is a file, not a folder")
-    try:
-        with open(os.path.join(output_dir, "metrics.json")) as metrics_file:
-            ours = dict(json.load(metrics_file)["output_files"], **{"metrics.json": "ours"})
-    except (OSError, ValueError, KeyError, TypeError):
-        ours = {}
+    ours = {}  # name: the checksums that the last run (or one stopped while publishing) wrote
+    for folder in [output_dir] + [work_dir] * bool(stopped_run()):
+        try:
+            with open(os.path.join(folder, "metrics.json")) as metrics_file:
+                written = dict(json.load(metrics_file)["output_files"], **{"metrics.json": "ours"})
+        except (OSError, ValueError, KeyError, TypeError):
+            written = {}
+        for name, digest in written.items():
+            ours.setdefault(name, set()).add(digest)
     for name in OUTPUT_FILES:
         path = os.path.join(output_dir, name)
         if os.path.isdir(path) and not os.path.islink(path):
@@ -425,7 +436,7 @@ def check_outputs_are_ours():
         if os.path.lexists(path) and (
             os.path.islink(path)
             or not os.path.isfile(path)
-            or ours.get(name) not in ("ours", checksum(path))
+            or not ours.get(name, set()) & {"ours", checksum(path)}
         ):
             sys.exit(
                 f"error: {path!r} was not written by this tutorial; move it away, or "
@@ -456,15 +467,18 @@ def stopped_run():
     try:
         with open(work_file("run.json")) as run_file:
             run = json.load(run_file)
-        return run if run["made_by"] == "train_cifar10.py" and dict(run["settings"]) else {}
-    except (OSError, ValueError, KeyError, TypeError):
+        mine = (
+            run["made_by"] == "train_cifar10.py" and run["settings"].keys() == run_settings.keys()
+        )
+        return run if mine else {}  # not this tutorial's, or an older version's
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
 
 
 def continue_command(settings):
     """The command line that continues a stopped run with these settings."""
     named = settings.get("backend", backend)
-    command = "" if named == backend else f"KERAS_BACKEND={named} "
+    command = "" if named == backend else f"KERAS_BACKEND={shlex.quote(named)} "
     command += "python train_cifar10.py"
     for name in ["epochs", "batch_size", "learning_rate", "seed", "data_dir", "precision"]:
         if settings.get(name) is not None:
@@ -475,20 +489,17 @@ def continue_command(settings):
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 def open_run_folder():
     """Start this run's folder, or continue the stopped run with the same settings there."""
-    check_outputs_are_ours()
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        sys.exit(f"error: the output folder {output_dir!r} is a file, not a folder")
     try:
         os.makedirs(output_dir, exist_ok=True)
-        lock_output_folder()
+        lock_output_folder()  # first: the files of a run still publishing are not judged
+        check_outputs_are_ours()
         if not os.path.lexists(work_dir):
             os.mkdir(work_dir)
-        if (
-            os.path.islink(work_dir)
-            or not os.path.isdir(work_dir)
-            or not (
-                stopped_run() or not os.listdir(work_dir)  # empty: stopped before its run.json
-            )
-        ):
-            sys.exit(
+        ours = os.path.isdir(work_dir) and not os.path.islink(work_dir)
+        if not (ours and (stopped_run() or all(n[:5] == ".tmp-" for n in os.listdir(work_dir)))):
+            sys.exit(  # an empty folder is taken: a run stopped before it wrote its run.json
                 f"error: {work_dir!r} should be a folder that this tutorial manages; move it away"
             )
         stopped = stopped_run().get("settings", run_settings)
@@ -538,6 +549,8 @@ import math
 import time
 
 history_rows = []  # one per epoch: what fit logged, and the time it took
+HISTORY_COLUMNS = {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds"}
+HISTORY_COLUMNS |= {"batch_seconds"}
 
 
 def replace_atomically(path, write, *contents):
@@ -558,7 +571,7 @@ def write_json(path, contents):
 
 def write_history(path):
     with open(path, "w", newline="") as history_file:
-        writer = csv.DictWriter(history_file, fieldnames=list(history_rows[-1]))
+        writer = csv.DictWriter(history_file, list(history_rows[-1]), extrasaction="ignore")
         writer.writeheader()
         writer.writerows(history_rows)
 
@@ -577,9 +590,9 @@ def save_backup(model):
         shutil.rmtree(work_file(f"backup-{epoch:05d}"))
     replace_atomically(work_file(f"backup-{epoch:05d}"), write_backup, model)
     replace_atomically(work_file("history.csv"), write_history)  # to watch; resume reads backups
-    for older in glob.glob(work_file("backup-*")):  # keep the two newest
-        if older < work_file(f"backup-{epoch - 1:05d}"):
-            shutil.rmtree(older)
+    for older, folder in backups().items():  # keep the two newest
+        if older < epoch - 1:
+            shutil.rmtree(folder)
 
 
 def duration(seconds):
@@ -633,13 +646,15 @@ class SaveProgress(keras.callbacks.Callback):
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
-def read_backup(folder, model):
+def read_backup(saved, folder, model):
     """Load a backup's weights into the model, and return its history rows."""
     with open(os.path.join(folder, "history.json")) as history_file:
         rows = json.load(history_file)
-    if not 1 <= int(folder[-5:]) <= epochs:
+    if saved > epochs:
         raise ValueError(f"it is numbered beyond --epochs {epochs}")
-    if [row["epoch"] for row in rows] != list(range(1, int(folder[-5:]) + 1)):
+    if [row.get("epoch") for row in rows] != list(range(1, saved + 1)) or not all(
+        row.keys() >= HISTORY_COLUMNS and all(map(math.isfinite, row.values())) for row in rows
+    ):
         raise ValueError("its history does not match its number")
     model.load_weights(os.path.join(folder, "model.weights.h5"))
     return rows
@@ -651,21 +666,20 @@ def resume_from_backup(model):
     global epochs_saved, history_rows
     model.optimizer.build(model.trainable_variables)
     start_state = [variable.numpy() for variable in model.variables + model.optimizer.variables]
-    backups = sorted(glob.glob(work_file("backup-*")), reverse=True)
     history_rows, epochs_saved = [], 0
-    for folder in backups:
+    for saved, folder in sorted(backups().items(), reverse=True):
         try:
-            history_rows, epochs_saved = read_backup(folder, model), int(folder[-5:])
-            replace_atomically(work_file("history.csv"), write_history)
+            history_rows, epochs_saved = read_backup(saved, folder, model), saved
             break
         except Exception as error:  # damaged, cut short or edited: try the older one
             reason = " ".join(f"{type(error).__name__}: {error}".split())[:100]
             print(f"The backup {folder} cannot be read ({reason}); trying an older one.")
     if epochs_saved:
+        replace_atomically(work_file("history.csv"), write_history)
         then = "Training is complete." if epochs_saved == epochs else "Continuing with epoch"
         then += "" if epochs_saved == epochs else f" {epochs_saved + 1}."
         print(f"Resuming: {epochs_saved} of {epochs} epochs are saved. {then}")
-    elif backups:
+    elif backups():
         print("No backup could be read: starting afresh.")
         for variable, value in zip(model.variables + model.optimizer.variables, start_state):
             variable.assign(value)
@@ -745,10 +759,11 @@ def publish_outputs(confusion, **figures):
     if not in_notebook:  # finish moving the files, even on Ctrl-C: it takes milliseconds
         for signal_name in ("SIGINT", "SIGTERM", "SIGHUP"):
             signal.signal(getattr(signal, signal_name), signal.SIG_IGN)
-    for name in OUTPUT_FILES:
+    for name in sorted(OUTPUT_FILES, key=lambda name: name == "metrics.json"):  # it last
         os.replace(work_file(name), os.path.join(output_dir, name))
-    for name in glob.glob(work_file("backup-*")) + [work_file("run.json")]:
-        shutil.rmtree(name) if os.path.isdir(name) else os.remove(name)
+    for folder in backups().values():
+        shutil.rmtree(folder)
+    os.remove(work_file("run.json"))
     print("Wrote", ", ".join(OUTPUT_FILES), "to", output_dir)
     try:
         os.rmdir(work_dir)

@@ -663,6 +663,62 @@ def test_a_first_header_claiming_2_gb_is_refused_in_bounded_memory(
     assert "40 MB" in message, message
 
 
+def write_long_name_archive(path, names, name_size, members):
+    """Entries whose GNU long names (a header of their own each) take name_size bytes."""
+    archive = GzipWriter(path)
+    for index in range(names):
+        info = tarfile.TarInfo("././@LongLink")
+        info.type, info.size = tarfile.GNUTYPE_LONGNAME, name_size
+        archive.write(info.tobuf(format=tarfile.GNU_FORMAT) + b"n" * 100)
+        archive.write_zeros(name_size - 100 + (-name_size % 512))
+        entry = tarfile.TarInfo(f"other/{index}")
+        archive.write(entry.tobuf(format=tarfile.GNU_FORMAT))
+    for name, parts in members:
+        member = tarfile.TarInfo(name)
+        member.size = sum(len(part) for part in parts)
+        archive.write(member.tobuf(format=tarfile.GNU_FORMAT) + b"".join(parts))
+        archive.write_zeros(-member.size % 512)
+    archive.write_zeros(1024)
+    archive.close()
+    return path
+
+
+def write_chained_long_names(path, count, members):
+    """count GNU long-name headers in a row: tarfile reads each by calling itself again."""
+    archive = GzipWriter(path)
+    for _ in range(count):
+        info = tarfile.TarInfo("././@LongLink")
+        info.type, info.size = tarfile.GNUTYPE_LONGNAME, 100
+        archive.write(info.tobuf(format=tarfile.GNU_FORMAT) + b"n" * 100 + bytes(412))
+    for name, parts in members:
+        member = tarfile.TarInfo(name)
+        member.size = sum(len(part) for part in parts)
+        archive.write(member.tobuf(format=tarfile.GNU_FORMAT) + b"".join(parts))
+        archive.write_zeros(-member.size % 512)
+    archive.write_zeros(1024)
+    archive.close()
+    return path
+
+
+def test_seven_long_names_of_38_mb_are_refused_in_bounded_memory(
+    tiny_cifar10, tmp_path, startup_seconds
+):
+    """Each read is under the 40 MB limit, but tarfile keeps every name: the total is capped."""
+    members = official_members(copy_of(tiny_cifar10, tmp_path))
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    write_long_name_archive(archive, 7, 38_000_000, members)
+    message = refuse(archive, ["cifar-10-python.tar.gz"], tmp_path, startup_seconds)
+    assert "240 MB" in message, message
+
+
+def test_3000_chained_long_name_headers_are_refused_with_one_line(
+    tiny_cifar10, tmp_path, startup_seconds
+):
+    members = official_members(copy_of(tiny_cifar10, tmp_path))
+    archive = write_chained_long_names(tmp_path / "cifar-10-python.tar.gz", 3000, members)
+    refuse(archive, ["cifar-10-python.tar.gz"], tmp_path, startup_seconds)
+
+
 # ---- 7 and 8. Labels that are not a flat list of ints; empty batches ----
 
 LABELS = np.arange(60) % 10

@@ -175,3 +175,72 @@ def test_an_ascii_console_and_a_non_ascii_output_folder(tiny_cifar10, tmp_path):
     assert "Traceback" not in process.stderr, process.stderr
     assert "r\\xe9sultats" in process.stdout  # said, in the characters the console has
     assert sorted(os.listdir(output_dir)) == sorted(FINAL_OUTPUTS)
+
+
+# Runs the tutorial and kills it (SIGKILL, as a power cut) at its fourth rename into the
+# output folder: after the run is complete, while it moves its files into place.
+KILL_WHILE_PUBLISHING = """
+import os, runpy, signal, sys
+output_dir = os.path.abspath(sys.argv[sys.argv.index("--output-dir") + 1])
+renames = []
+def hook(event, args):
+    target = os.path.abspath(os.fsdecode(args[1])) if event == "os.rename" else ""
+    if os.path.dirname(target) == output_dir:
+        renames.append(target)
+        if len(renames) == 4:
+            os.kill(os.getpid(), signal.SIGKILL)
+sys.addaudithook(hook)
+sys.argv = sys.argv[1:]  # the tutorial's own: its path, then its flags
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_a_run_killed_while_publishing_is_finished_by_the_next(tutorial_run, tmp_path):
+    """outputs/ then holds some files of the new run and some of the last: the same command
+    must finish the new run's publishing, not refuse the new files as another's."""
+    _, finished, data_dir = tutorial_run
+    output_dir = tmp_path / "out"
+    os.mkdir(output_dir)
+    for name in FINAL_OUTPUTS:  # the last run's outputs, as a learner's outputs/ holds them
+        (output_dir / name).write_bytes((finished / name).read_bytes())
+    flags = ["--data-dir", data_dir, "--output-dir", output_dir, "--epochs", 1, "--seed", 5]
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_WHILE_PUBLISHING, SCRIPT, *map(str, flags)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, describe(killed)
+    assert (output_dir / "in_progress").exists()
+    rerun = run_tutorial(*flags)
+    assert rerun.returncode == 0, describe(rerun)
+    assert "Resuming: 1 of 1 epochs are saved. Training is complete." in rerun.stdout
+    assert sorted(os.listdir(output_dir)) == sorted(FINAL_OUTPUTS)
+    metrics = json.loads((output_dir / "metrics.json").read_text())
+    assert metrics["seed"] == 5
+    for name, digest in metrics["output_files"].items():  # one run's files, all of them
+        assert hashlib.sha256((output_dir / name).read_bytes()).hexdigest() == digest, name
+
+
+def test_an_in_progress_folder_stopped_before_its_mark_is_taken_and_a_strangers_file_kept(
+    tiny_cifar10, tmp_path
+):
+    """A run killed while writing its first run.json leaves only a temporary file: the next
+    run takes the folder; a file someone put there is left, and said to be left."""
+    work = tmp_path / "out" / "in_progress"
+    work.mkdir(parents=True)
+    (work / ".tmp-run.json").write_text('{"made_by": "train_cifar10.py", "sett')
+    process = run_tutorial("--data-dir", tiny_cifar10, "--output-dir", tmp_path / "out",
+                           "--epochs", 1)  # fmt: skip
+    assert process.returncode == 0, describe(process)
+    assert sorted(os.listdir(tmp_path / "out")) == sorted(FINAL_OUTPUTS)
+
+    (tmp_path / "out" / "in_progress").mkdir()
+    again = start_tutorial("--data-dir", tiny_cifar10, "--output-dir", tmp_path / "out",
+                           "--epochs", 1, log_dir=tmp_path)  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not (work / "run.json").exists() and again.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    (work / "backup-notes.txt").write_text("mine")  # a stranger's file, during the run
+    assert again.wait(timeout=300) == 0, (tmp_path / "stderr.txt").read_text()
+    assert (work / "backup-notes.txt").read_text() == "mine"
+    assert "Left " in (tmp_path / "stdout.txt").read_text()

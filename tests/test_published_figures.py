@@ -236,3 +236,17 @@ def test_the_early_dip_in_validation_accuracy_is_the_committed_runs():
     assert back == next(
         e for e in range(epoch + 1, len(accuracy) + 1) if accuracy[e - 1] > best_before
     )
+
+
+def test_the_committed_outputs_are_known_by_their_checksums():
+    """A learner's first run replaces the committed outputs/: it must know them as its own."""
+    import hashlib
+
+    recorded = committed_metrics()["output_files"]
+    assert sorted(recorded) == sorted(set(FINAL_OUTPUTS) - {"metrics.json"})
+    for name, checksum in recorded.items():
+        path = os.path.join(OUTPUTS, name)
+        if name == "cifar10_cnn.keras" and not os.path.exists(path):
+            continue  # not committed (.gitignore): 10 MB, rebuilt by every run
+        with open(path, "rb") as output:
+            assert hashlib.sha256(output.read()).hexdigest() == checksum, name
