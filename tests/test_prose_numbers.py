@@ -92,3 +92,17 @@ def test_same_everywhere_arithmetic(tutorial_run):
     inputs, all_same_inputs, fewer = map(number, quoted.groups())
     assert inputs == flatten_size and all_same_inputs == 8 * 8 * 64
     assert fewer == (all_same_inputs - flatten_size) * units
+
+
+def test_the_loss_floor_that_label_smoothing_sets():
+    """The best answer to a smoothed target (0.91 right, 0.01 for each other class) still
+    scores the loss the prose quotes; the script's compile cell sets that smoothing."""
+    import math
+
+    smoothing = float(re.search(r"label_smoothing=([\d.]+)", open(SCRIPT).read()).group(1))
+    right, wrong = 1 - smoothing + smoothing / 10, smoothing / 10
+    quoted = re.search(r"(\d\.\d+) for the right class and (\d\.\d+) for the others", prose())
+    assert (float(quoted.group(1)), float(quoted.group(2))) == (round(right, 2), round(wrong, 2))
+    floor = -(right * math.log(right) + 9 * wrong * math.log(wrong))
+    formula = re.search(r"scores a loss of `[^`]*`, about (\d\.\d+)", prose())
+    assert formula and float(formula.group(1)) == round(floor, 2)

@@ -111,6 +111,8 @@ def test_validation_curve_in_the_prose_matches_the_committed_run():
     assert int(quoted.group(5)) == len(rows)
     for text, epoch in zip(quoted.groups(), (1, 5, 10, len(rows))):
         assert float(text) == round(float(rows[epoch - 1]["val_accuracy"]) * 100, 1), epoch
+    ended = re.search(r"the committed run's ended at ([\d.]+) on the validation pictures", prose())
+    assert ended and float(ended.group(1)) == round(float(rows[-1]["val_loss"]), 2)
     stops_near = re.search(r"it stops near (\d+)% rather than higher", prose())
     assert int(stops_near.group(1)) == round(float(rows[-1]["val_accuracy"]) * 100)
 
