@@ -27,7 +27,9 @@
 # 9. Plot the learning curves, and what the first layer sees
 # 10. Save the model and use it on a picture file
 #
-# **How to run it:** `pip install -r requirements.txt`, then `python train_cifar10.py`.
+# **How to run it** (Linux or macOS; or the notebook in Colab): `pip install -r
+# requirements.txt`, then `python train_cifar10.py`, or `python train_cifar10.py --epochs 3`
+# for a first try of a few minutes.
 # It downloads CIFAR-10 (170 MB, once), trains the network and writes its plots, metrics
 # and model to `outputs/`. Offline, point it at a copy you downloaded elsewhere with
 # `--data-dir PATH`; `--help` lists every flag. Each `# %%` block is a notebook cell (VS
@@ -44,17 +46,17 @@
 # every batch of pictures so that its answers get better. An **epoch** is one pass over
 # all the training pictures. The network looks at them in **batches**: it predicts a whole
 # batch, measures its mistakes, and adjusts its weights once per batch. The **learning
-# rate** sets how big each adjustment is. The **seed** fixes the random choices (starting
-# weights, order of pictures), so that two runs with TensorFlow on the same computer give
-# the same numbers.
+# rate** sets how big each adjustment is (at most: step 6 makes it rise, then fall). The
+# **seed** fixes the random choices (starting weights, order of pictures), so that two
+# runs with TensorFlow on the same computer give the same numbers.
 #
 # Batches of 128 keep a processor busy (on 2 cores, batches of 32 trained about 30%
 # fewer pictures per second), and 40 epochs still make over 14,000 adjustments: 352
 # batches from the 45,000 training pictures in each epoch. Forty did better than thirty
-# (see "What to try next"). On the 2-core processor of the committed run, 40 epochs took
-# about 59 minutes (about 88 seconds an epoch) and reached about 82% test accuracy. Your
-# own first epoch tells you how long the rest will take: after every epoch a line
-# says how long the run has taken and about how long is left. A GPU is much faster: on
+# (see "What to try next"). On a 2-core processor with the machine to itself, 40 epochs
+# took about 59 minutes (about 88 seconds an epoch) and reached about 82% test accuracy.
+# Your own first epoch tells you how long the rest will take: after every epoch a line
+# says how long the run has taken and about how long is left. A GPU is faster still: on
 # Colab, choose a GPU runtime and run the notebook (the README says how). (The tag
 # `parameters` on the next cell lets notebook tools such as papermill set these names.)
 
@@ -68,14 +70,15 @@ output_dir = "outputs"  # where plots, metrics and the model are written
 precision = "auto"  # or "float32", "mixed_bfloat16", "mixed_float16": see the README
 
 # %% [markdown]
-# **Housekeeping: skip it on a first reading, down to "The libraries".** The folded cells
-# below make the script safe to run for real, and they all stand here, none later: they
-# read command-line flags, keep the console to the tutorial's own lines, turn every
-# failure into one line, pick the fastest precision, read a local copy of CIFAR-10
-# safely, keep one run per output folder, save every epoch so a stopped run resumes,
-# and write the results. The story calls them by names that say what they do:
+# **Housekeeping: skip it on a first reading, down to "The libraries".** The cells below
+# (folded in the notebook) make the script safe to run for real, and they all stand here,
+# none later: they read command-line flags, keep the console to the tutorial's own lines,
+# turn every failure into one line, pick the fastest precision, read a local copy of
+# CIFAR-10 safely, keep one run per output folder, save every epoch so a stopped run
+# resumes, and write the results. The story calls them by names that say what they do:
 # `load_cifar10`, `open_run_folder`, `save_figure`, `augmented_batches`,
-# `resume_from_backup`, `SaveProgress`, `work_file` and `publish_outputs`.
+# `resume_from_backup`, `SaveProgress`, `work_file` and `publish_outputs`, and the list
+# `history_rows` (one row per epoch).
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 # The command line may override the settings above: python train_cifar10.py --epochs 5.
@@ -544,7 +547,6 @@ def save_figure(fig, name):
 # optimizer's state) together with the history so far, written under a temporary name and
 # renamed when complete, so that the same command continues a stopped run.
 import csv
-import glob
 import math
 import time
 
@@ -907,9 +909,10 @@ augment = keras.layers.Pipeline(
 # %% [markdown]
 # **A stream of batches.** Training needs the pictures in batches, in a new random order
 # in every epoch, each picture augmented afresh every time it is used. `augmented_batches`
-# makes that stream, and prepares the next batches while the network trains on the
-# current one. The pictures keep their 0-255 values: the model itself scales them, so the
-# saved model later takes raw pixels, exactly as they come from a photo.
+# makes that stream (on TensorFlow it also prepares the next batches while the network
+# trains on the current one). The pictures keep their 0-255 values: the model itself
+# scales them, so the saved model later takes raw pixels, exactly as they come from a
+# photo.
 
 # %%
 train_stream = augmented_batches(x_train, y_train_onehot, augment)
@@ -1049,7 +1052,7 @@ epochs_saved = resume_from_backup(model)
 # finished epoch and prints the clock: how long the run has taken, and about how long is
 # left.
 # `initial_epoch=epochs_saved` makes a resumed run start after the epochs already saved.
-# In a terminal you see a progress bar; when the output goes to a file, one line per epoch.
+# In a terminal you see a progress bar; in a notebook or a log file, one line per epoch.
 
 # %%
 history = model.fit(
