@@ -230,6 +230,10 @@ def test_the_readmes_short_run_figures_are_the_measured_ones():
     row = re.search(r"\| CIFAR-10 \(JPEG copy\) \| ([\d.]+)% \| ([\d.]+)% / ([\d.]+)% \|", section)
     assert command.groups() == quoted.groups()[:2]
     assert row.groups() == quoted.groups()[2:]
+    epoch = float(re.search(r"alone, took ([\d.]+) s each", section).group(1))
+    minutes = re.search(r"Its (\d+) epochs take about (\d+)\s+minutes on the EPYC", readme_text())
+    assert minutes and int(minutes.group(1)) == int(command.group(1))
+    assert int(minutes.group(2)) == round(int(command.group(1)) * epoch / 60)
     best = max(
         (figures for (epochs, name), figures in lever_results().items() if epochs == 15),
         key=lambda figures: figures[1],  # chosen by mirrored validation accuracy
