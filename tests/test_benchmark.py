@@ -239,3 +239,17 @@ def test_the_readmes_short_run_figures_are_the_measured_ones():
         key=lambda figures: figures[1],  # chosen by mirrored validation accuracy
     )
     assert lever_results()[15, f"batch-{quoted.group(2)}"] == best
+
+
+def test_the_readmes_backend_speeds_are_the_measured_ones():
+    results = open(os.path.join(ROOT, "benchmarks", "RESULTS.md"), encoding="utf-8").read()
+    section = re.search(r"\n## [^\n]*the three backends.*?(?:\n## |\Z)", results, re.S)[0]
+    header = re.search(r"^\| round \| (.*) \|$", section, re.M).group(1).split(" | ")
+    means = re.search(r"^\| mean \| (.*) \|$", section, re.M).group(1).split(" | ")
+    measured = dict(zip(header, (int(mean.replace(",", "")) for mean in means)))
+    quoted = re.search(
+        r"training images per second: (\w+) (\d+), (\w+) (\d+), (\w+) (\d+)", readme_text()
+    )
+    assert quoted, "README.md no longer quotes the backends' speeds"
+    pairs = dict(zip(quoted.groups()[::2], map(int, quoted.groups()[1::2])))
+    assert pairs == measured
