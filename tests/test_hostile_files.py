@@ -632,6 +632,18 @@ def test_an_archive_of_more_than_100_entries_is_refused(
 # ---- 6c. A first header that claims 2 GB of pax attributes or of a GNU long name ----
 
 
+def finish_archive(archive, path, members):
+    """Write the members (name, [bytes]) and the end-of-archive marker; close the archive."""
+    for name, parts in members:
+        member = tarfile.TarInfo(name)
+        member.size = sum(len(part) for part in parts)
+        archive.write(member.tobuf(format=tarfile.GNU_FORMAT) + b"".join(parts))
+        archive.write_zeros(-member.size % 512)
+    archive.write_zeros(1024)
+    archive.close()
+    return path
+
+
 def write_forged_header_archive(path, kind, members):
     """A gzip stream whose first tar header claims 2 GB of extended header: Python's tarfile
     reads such a header whole, at the size it claims, before any member limit applies."""
@@ -641,14 +653,7 @@ def write_forged_header_archive(path, kind, members):
     info.size, info.mtime = 2 * HUGE, 1262304000
     archive.write(info.tobuf(format=tarfile.USTAR_FORMAT if kind == "pax" else tarfile.GNU_FORMAT))
     archive.write_zeros(2 * HUGE)
-    for name, parts in members:
-        member = tarfile.TarInfo(name)
-        member.size = sum(len(part) for part in parts)
-        archive.write(member.tobuf(format=tarfile.GNU_FORMAT) + b"".join(parts))
-        archive.write_zeros(-member.size % 512)
-    archive.write_zeros(1024)
-    archive.close()
-    return path
+    return finish_archive(archive, path, members)
 
 
 @pytest.mark.parametrize("kind", ["pax", "GNU long name"])
@@ -673,14 +678,7 @@ def write_long_name_archive(path, names, name_size, members):
         archive.write_zeros(name_size - 100 + (-name_size % 512))
         entry = tarfile.TarInfo(f"other/{index}")
         archive.write(entry.tobuf(format=tarfile.GNU_FORMAT))
-    for name, parts in members:
-        member = tarfile.TarInfo(name)
-        member.size = sum(len(part) for part in parts)
-        archive.write(member.tobuf(format=tarfile.GNU_FORMAT) + b"".join(parts))
-        archive.write_zeros(-member.size % 512)
-    archive.write_zeros(1024)
-    archive.close()
-    return path
+    return finish_archive(archive, path, members)
 
 
 def write_chained_long_names(path, count, members):
@@ -690,14 +688,7 @@ def write_chained_long_names(path, count, members):
         info = tarfile.TarInfo("././@LongLink")
         info.type, info.size = tarfile.GNUTYPE_LONGNAME, 100
         archive.write(info.tobuf(format=tarfile.GNU_FORMAT) + b"n" * 100 + bytes(412))
-    for name, parts in members:
-        member = tarfile.TarInfo(name)
-        member.size = sum(len(part) for part in parts)
-        archive.write(member.tobuf(format=tarfile.GNU_FORMAT) + b"".join(parts))
-        archive.write_zeros(-member.size % 512)
-    archive.write_zeros(1024)
-    archive.close()
-    return path
+    return finish_archive(archive, path, members)
 
 
 def test_seven_long_names_of_38_mb_are_refused_in_bounded_memory(
