@@ -66,6 +66,7 @@ batch_size = 128
 learning_rate = 0.001
 seed = 42
 data_dir = None  # None: download CIFAR-10; or the path of a local copy
+trust_data = False  # True: read a copy of data_dir that is not the official download
 output_dir = "outputs"  # where plots, metrics and the model are written
 precision = "auto"  # or "float32", "mixed_bfloat16", "mixed_float16": see the README
 
@@ -100,10 +101,11 @@ def number_in(kind, low, high):
 parser = argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter)
 add = parser.add_argument
 add("--epochs", type=number_in(int, 1, 10_000), default=epochs, help="passes over the pictures")
-add("--batch-size", type=number_in(int, 1, 65_536), default=batch_size, help="pictures per step")
+add("--batch-size", type=number_in(int, 1, 4096), default=batch_size, help="pictures per step")
 add("--learning-rate", type=number_in(float, 1e-9, 1e9), default=learning_rate, help="its peak")
 add("--seed", type=number_in(int, 0, 2**32 - 1), default=seed, help="for every random choice")
 add("--data-dir", default=data_dir, help="cifar-10-python.tar.gz or its folder; None: download")
+add("--trust-data", action="store_true", default=trust_data, help="read an unofficial copy")
 add("--output-dir", default=output_dir, help="where plots, metrics and the model go")
 precisions = ["auto", "float32", "mixed_bfloat16", "mixed_float16"]
 add("--precision", default=precision, choices=precisions, help="auto: the fastest here")
@@ -119,6 +121,8 @@ import signal
 
 epochs_saved = None  # before training
 real_stderr = os.dup(2)  # for the stop message, even while TensorFlow's loading is hushed
+STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"]  # a closed terminal, console
+STOP_SIGNALS = [getattr(signal, name) for name in STOP_SIGNALS if hasattr(signal, name)]
 
 
 def stop(signal_number, frame):
@@ -143,12 +147,13 @@ def one_line_errors(kind, error, traceback):
 
 
 if not in_notebook:
-    for signal_name in ("SIGINT", "SIGTERM", "SIGHUP"):
-        signal.signal(getattr(signal, signal_name), stop)
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, stop)
     sys.excepthook = one_line_errors
     sys.stdout = sys.stdout or open(os.devnull, "w")  # started with its output closed
     sys.stdout.reconfigure(line_buffering=True, errors="backslashreplace")  # a log, any encoding
     sys.stderr.reconfigure(errors="backslashreplace")
+
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 # Check the Keras backend. TensorFlow's libraries print notes for their makers while they
@@ -215,183 +220,138 @@ if precision == "auto":
 keras.mixed_precision.set_global_policy(precision)
 print(f"Precision: {precision} ({reason})")
 
+
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
-# Reading a local copy (--data-dir). Its files are Python pickles, which can carry code to
-# run, so this reader builds only plain values, and the pictures' array from checked bytes.
-import io
+# A local copy of CIFAR-10 (--data-dir). Its batch files are Python pickles, and reading a
+# pickle can run code hidden in it, so a copy is read only if it is the official download,
+# byte for byte, or if you vouch for it with --trust-data. The official digests: of
+# cifar-10-python.tar.gz, the SHA-256 in Keras' keras/src/datasets/cifar10.py; of the files
+# it unpacks to, the MD5s in torchvision's torchvision/datasets/cifar.py. MD5 is enough
+# here: passing off another file as one whose digest is published needs a "second
+# preimage", which nobody knows how to make for MD5.
+import hashlib
 import pickle
+import tarfile
+import zlib
 
-BATCH_FILES = [f"data_batch_{number}" for number in range(1, 6)] + ["test_batch"]
-LARGEST_BATCH_FILE = 40_000_000  # bytes; the real ones are 31 MB
-
-
-class DataError(Exception):
-    """The local copy of CIFAR-10 is missing a file or holds something else."""
-
-
-class Recorded:
-    """Stands in for a NumPy array or dtype in a pickle: it only records what the file says."""
-
-    args, state = (), None
-
-    def __init__(self, *args):
-        self.args = args
-
-    def __setstate__(self, state):
-        self.state = state
+ARCHIVE_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
+BATCH_MD5 = {
+    "data_batch_1": "c99cafc152244af753f735de768cd75f",
+    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+    "data_batch_4": "634d18415352ddfa80567beed471001a",
+    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+    "test_batch": "40351d587109b95175f43aff81a1287e",
+}
 
 
-class SafeUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        if module in ("numpy", "numpy.core.multiarray", "numpy._core.multiarray"):
-            if name in ("_reconstruct", "ndarray", "dtype"):
-                return Recorded
-        if (module, name) == ("_codecs", "encode"):  # how byte strings are pickled
-            return lambda text, encoding="latin1": text.encode("latin1")
-        raise pickle.UnpicklingError(f"refused to load {module}.{name}, not in a CIFAR-10 file")
+def digest(path, algorithm):
+    """The file's digest, read in chunks: memory stays flat for a file of any size."""
+    with open(path, "rb") as file:
+        hasher = hashlib.file_digest(file, lambda: hashlib.new(algorithm, usedforsecurity=False))
+    return hasher.hexdigest()
+
+
+def not_official(what, hint=""):
+    return ValueError(
+        f"{what}. Its files are Python pickles, which can run code when read: if it is a "
+        f"copy you made, pass --trust-data to read it anyway{hint}"
+    )
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 # Each batch file holds a dictionary: b"data", one row of 3,072 bytes per picture (1,024
 # red values, then green, then blue), and b"labels", one class number 0-9 per picture.
-def parse_batch(name, data):
+def read_batch(name, file):
     try:
-        batch = SafeUnpickler(io.BytesIO(data), encoding="bytes").load()
-        _, shape, dtype, fortran_order, raw = batch[b"data"].state
-        if dtype.args[0] not in ("u1", b"u1") or fortran_order or type(raw) is not bytes:
-            raise ValueError("b'data' is not an array of bytes")
-        images, labels = np.frombuffer(raw, np.uint8).reshape(shape), batch[b"labels"]
-        if type(labels) is not list or not all(type(label) is int for label in labels):
-            raise ValueError("b'labels' is not a list of class numbers")
-    except Exception as error:  # a damaged or hostile pickle can fail in many ways
+        batch = pickle.load(file, encoding="bytes")
+        images = batch[b"data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        labels = np.array(batch[b"labels"], dtype=np.uint8).reshape(-1, 1)  # fails below 0
+        if images.dtype != np.uint8 or len(labels) != len(images) or labels.max() > 9:
+            raise ValueError("it needs pictures of 3,072 bytes, each with a class number 0-9")
+    except Exception as error:  # damaged, or another kind of file read with --trust-data
         message = " ".join(f"{type(error).__name__}: {error}".split())  # on one line
-        raise DataError(f"{name}: not a CIFAR-10 batch file ({message})") from None
-    if images.ndim != 2 or images.shape[1] != 3072 or len(images) == 0:
-        raise DataError(f"{name}: b'data' should be uint8 rows of 3072 pixel values")
-    labels = np.array(labels)
-    if labels.shape != (len(images),) or labels.min() < 0 or labels.max() > 9:
-        raise DataError(f"{name}: b'labels' should be one class number 0-9 per picture")
-    return images.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels.reshape(-1, 1)
-
-
-# %% tags=["housekeeping"] jupyter={"source_hidden": true}
-# From a folder: refuse anything larger than a real batch file before reading it all.
-def read_folder(folder):
-    files = {}
-    for name in filter(lambda name: os.path.lexists(f"{folder}/{name}"), BATCH_FILES):
-        if not os.path.isfile(f"{folder}/{name}"):
-            raise DataError(f"{folder}/{name}: not a regular file")
-        try:
-            with open(f"{folder}/{name}", "rb") as batch_file:
-                files[name] = batch_file.read(LARGEST_BATCH_FILE + 1)
-        except OSError as error:
-            raise DataError(f"{folder}/{name}: cannot read it ({error.strerror})") from None
-        if len(files[name]) > LARGEST_BATCH_FILE:
-            raise DataError(f"{folder}/{name}: larger than any CIFAR-10 batch file (40 MB)")
-    return files
-
-
-class CappedReads(io.BufferedReader):
-    """Python's tarfile reads a header whole, at the size the header claims: refuse any read
-    larger than a real batch file before it takes the memory."""
-
-    def read(self, size=-1):
-        if size is None or size < 0 or size > LARGEST_BATCH_FILE:
-            raise DataError("an entry claims more than any CIFAR-10 batch file (40 MB)")
-        if self.tell() + size > 6 * LARGEST_BATCH_FILE:  # unpacked, the real one is about 185 MB
-            raise DataError("it unpacks to more than CIFAR-10's archive (240 MB)")
-        return super().read(size)
-
-
-# %% tags=["housekeeping"] jupyter={"source_hidden": true}
-# From the archive, with the same limit; only members under cifar-10-batches-py/ count.
-import gzip
-import tarfile
-import zlib
-
-ARCHIVE_MEMBERS = {f"cifar-10-batches-py/{name}": name for name in BATCH_FILES}
+        raise ValueError(f"{name} is not a readable CIFAR-10 batch file ({message})") from None
+    return images, labels
 
 
 def read_archive(path):
-    files = {}
-    try:
-        with (
-            gzip.open(path) as unpacked,
-            tarfile.open(fileobj=CappedReads(unpacked), mode="r:") as archive,
-        ):
-            for count, member in enumerate(archive, start=1):
-                name = ARCHIVE_MEMBERS.get(member.name.removeprefix("./"))
-                if count > 100:  # the real archive has fewer than 10 entries
-                    raise DataError(f"{path}: more than 100 entries, not CIFAR-10's archive")
-                if name and member.size > LARGEST_BATCH_FILE:
-                    raise DataError(f"{path}: {member.name} is larger than any CIFAR-10 batch file")
-                if name and member.isfile():
-                    files[name] = archive.extractfile(member).read()
-    except (tarfile.TarError, OSError, EOFError, zlib.error, RecursionError, DataError) as error:
-        message = " ".join(str(error).split())  # on one line
-        raise DataError(f"{path}: not a readable .tar.gz archive ({message})") from None
-    return files
+    if not trust_data and digest(path, "sha256") != ARCHIVE_SHA256:
+        unpack = " (or unpack it and pass its folder: the official files in it still match)"
+        raise not_official("not the official cifar-10-python.tar.gz", unpack)
+    batches = {}
+    with tarfile.open(path) as archive:  # it holds cifar-10-batches-py/data_batch_1, ...
+        for file in archive:
+            name = os.path.basename(file.name)
+            if name in BATCH_MD5 and file.isfile():
+                batches[name] = read_batch(name, archive.extractfile(file))
+    return batches
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
-# The five training batches and the test batch, from any of the three forms of a local copy.
+def read_folder(folder):
+    files = {name: os.path.join(folder, name) for name in BATCH_MD5}
+    files = {name: path for name, path in files.items() if os.path.isfile(path)}
+    changed = [name for name, path in files.items() if digest(path, "md5") != BATCH_MD5[name]]
+    if changed and not trust_data:
+        raise not_official(f"not the official CIFAR-10 files ({', '.join(changed)} differ)")
+    batches = {}
+    for name, path in files.items():
+        with open(path, "rb") as file:
+            batches[name] = read_batch(name, file)
+    return batches
+
+
 def load_local_cifar10(path):
-    if not os.path.exists(path):
-        raise DataError(f"{path}: no such file or folder")
-    if os.path.isdir(path):
-        in_path = os.path.lexists(f"{path}/test_batch")
-        files = read_folder(path if in_path else f"{path}/cifar-10-batches-py")
-    elif not os.path.isfile(path):
-        raise DataError(f"{path}: a named pipe (FIFO) or a device, not a file or folder")
+    """The pictures of a local copy: the archive, its folder, or the folder holding that."""
+    inner = os.path.join(path, "cifar-10-batches-py")
+    if os.path.isfile(path):
+        batches = read_archive(path)
     else:
-        files = read_archive(path)
-    missing = [name for name in BATCH_FILES if name not in files]
+        batches = read_folder(inner if os.path.isdir(inner) else path)
+    missing = [name for name in BATCH_MD5 if name not in batches]
     if missing:
-        raise DataError(
-            f"{path}: no {', '.join(missing)} found; expected the cifar-10-batches-py "
-            "folder, the folder holding it, or cifar-10-python.tar.gz"
-        )
-    batches = [parse_batch(name, files.pop(name)) for name in BATCH_FILES]
-    x_train = np.concatenate([images for images, labels in batches[:5]])
-    y_train = np.concatenate([labels for images, labels in batches[:5]])
-    return (x_train, y_train), batches[5]
+        raise ValueError(f"no {', '.join(missing)}: not a copy of CIFAR-10 as it is downloaded")
+    training = [batches[f"data_batch_{number}"] for number in range(1, 6)]
+    x_train = np.concatenate([images for images, labels in training])
+    y_train = np.concatenate([labels for images, labels in training])
+    return (x_train, y_train), batches["test_batch"]
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 def load_cifar10(data_dir):
     """CIFAR-10 as NumPy arrays: downloaded by Keras, or read from a local copy."""
-    if data_dir is not None:
-        try:
-            return load_local_cifar10(data_dir)
-        except DataError as error:
-            sys.exit(f"error: {error}")
+    if data_dir is not None and not os.path.exists(data_dir):
+        sys.exit(f"error: {data_dir}: no such file or folder")
     try:
-        return keras.datasets.cifar10.load_data()
+        if data_dir is not None:
+            return load_local_cifar10(data_dir)
+    except (ValueError, OSError, EOFError, tarfile.TarError, zlib.error) as error:
+        sys.exit(f"error: {data_dir}: {error}")  # missing, damaged, or not the official copy
+    try:
+        return keras.datasets.cifar10.load_data()  # or Keras' copy of an earlier download
     except Exception as error:
+        offline = "Offline? Get cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/"
+        offline += "cifar.html on another machine, then use --data-dir PATH"
         sys.exit(
-            f"error: could not download CIFAR-10 ({error}). If this machine is offline, "
-            "download cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html "
-            "on another one and run: python train_cifar10.py --data-dir PATH"
+            f"error: could not download CIFAR-10 ({error}), nor find it in Keras' cache. {offline}"
         )
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
-# The output folder. A run keeps what it writes in outputs/in_progress/, marked as its own by
-# run.json, and moves the finished set into outputs/ at the end. It touches no file it did
-# not make: a file of the last run is known by its checksum in that run's metrics.json.
-import fcntl
-import glob
-import hashlib
+# The output folder is the tutorial's own, or it is left alone: a new or empty folder, or
+# one holding the tutorial's mark, the file MARK below (create it to hand a folder over).
+# Inside it, the tutorial replaces only its own outputs, OUTPUT_FILES, and leaves any other
+# file alone. A run keeps its files in in_progress/ and moves them into place at the end.
 import json
-import shlex
 import shutil
 
-OUTPUT_FILES = ["samples.png", "history.csv", "accuracy.png", "loss.png", "metrics.json"]
-OUTPUT_FILES += ["confusion_matrix.png", "mistakes.png", "first_layer_maps.png"]
-OUTPUT_FILES += ["cifar10_cnn.keras", "test_picture.png", "predictions.png"]
+MARK = "train_cifar10_outputs.txt"
+OUTPUT_FILES = """samples.png history.csv accuracy.png loss.png metrics.json confusion_matrix.png
+    mistakes.png first_layer_maps.png cifar10_cnn.keras test_picture.png predictions.png""".split()
 SPACE_NEEDED = 100_000_000  # bytes free before each backup: one takes about 10 MB
 work_dir = os.path.join(output_dir, "in_progress")
-run_settings = dict(vars(args), backend=backend, output_dir=None)  # the folder is the run's own
+run_settings = dict(vars(args), backend=backend, output_dir=None, trust_data=None)
 run_settings["data_dir"] = data_dir and os.path.realpath(data_dir)  # however it is reached
 output_lock = globals().get("output_lock")  # a notebook running this cell again
 
@@ -400,15 +360,157 @@ def work_file(name):
     return os.path.join(work_dir, name)
 
 
+def read_json(path, kind=dict):
+    """What a JSON file of this tutorial's holds, or kind() if it is missing or not such."""
+    try:
+        with open(path, "rb") as json_file:
+            contents = json.loads(json_file.read(10_000_000))  # a longer one is cut: fails
+        return contents if type(contents) is kind else kind()
+    except (OSError, ValueError):
+        return kind()
+
+
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
+def lock(file):
+    """Lock the open file for this process, until it ends; False if another holds it."""
+    try:
+        if os.name == "nt":  # Windows: a lock there bars reading, so lock a byte past the text
+            import msvcrt
+
+            file.seek(1_000_000)
+            msvcrt.locking(file.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except (BlockingIOError, PermissionError):
+        return False
+    except OSError as error:  # some network and cloud drives have no locks
+        print(f"Warning: cannot lock {file.name} ({error.strerror}): start one run at a time.")
+    return True
+
+
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
+def claim_output_folder():
+    """Take the output folder if it is new, empty or marked; lock it: one run at a time."""
+    global output_lock
+    mark = os.path.join(output_dir, MARK)
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        sys.exit(f"error: the output folder {output_dir!r} is a file, not a folder")
+    if os.path.isdir(output_dir) and os.listdir(output_dir) and not os.path.isfile(mark):
+        sys.exit(f"error: {output_dir!r} is not empty and has no {MARK}: not this tutorial's")
+    os.makedirs(output_dir, exist_ok=True)
+    if output_lock is not None:  # a notebook running its cells again: its own earlier lock
+        output_lock.close()
+    output_lock = open(mark, "ab")  # made empty if missing; never written to, never deleted
+    if not lock(output_lock):
+        holder = read_json(work_file("run.json"))
+        who = f"process {holder.get('process', 'unknown')}"
+        if holder.get("notebook"):
+            sys.exit(f"error: a notebook kernel ({who}) is using {output_dir!r}; shut it down")
+        sys.exit(f"error: another run ({who}) is using {output_dir!r}; wait for it to finish")
+
+
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
+def open_run_folder():
+    """Claim the output folder; start this run's in_progress/ there, or continue a stopped run."""
+    claim_output_folder()
+    if os.path.exists(work_file("metrics.json")):  # a run stopped while moving its files
+        move_outputs_into_place()
+        print(f"Finished moving the last run's outputs into {output_dir}.")
+    os.makedirs(work_dir, exist_ok=True)
+    stopped = read_json(work_file("run.json")).get("settings")
+    if backups() and stopped != run_settings:
+        sys.exit(other_settings(stopped))
+    for name in OUTPUT_FILES + [name for name in os.listdir(work_dir) if name[:5] == ".tmp-"]:
+        remove(work_file(name))  # to be written afresh; a symbolic link goes, not its target
+    run = {"settings": run_settings, "process": os.getpid(), "notebook": in_notebook}
+    replace_atomically(work_file("run.json"), write_json, run)
+    check_free_space()
+
+
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
+def other_settings(stopped):
+    """One line for a stopped run whose settings (None: unknown) differ from this command's."""
+    stopped = stopped if type(stopped) is dict else {}  # run.json cannot be read
+    differ = [name for name in run_settings if stopped.get(name) != run_settings[name]]
+    return (
+        f"error: {work_dir!r} holds a stopped run with other settings "
+        f"({', '.join(f'{name} {stopped.get(name)}' for name in differ)}): run with those "
+        "to continue it, or delete that folder to start afresh"
+    )
+
+
+def move_outputs_into_place():
+    """Move a complete run's outputs into the output folder, metrics.json last: a run stopped
+    while moving them leaves metrics.json in in_progress/, and the next run finishes the move."""
+    for name in OUTPUT_FILES:
+        if name != "metrics.json" and os.path.lexists(work_file(name)):
+            os.replace(work_file(name), os.path.join(output_dir, name))
+    for path in [*backups().values(), work_file("run.json")]:
+        remove(path)
+    os.replace(work_file("metrics.json"), os.path.join(output_dir, "metrics.json"))
+
+
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
+# Writing files: each under a temporary name, renamed when complete, so that a stop never
+# leaves half a file, and a symbolic link at the name is replaced, never written through.
+import csv
+import math
+import time
+
+history_rows = []  # one per epoch: what fit logged, and the time it took
+HISTORY_COLUMNS = "epoch accuracy loss val_accuracy val_loss epoch_seconds batch_seconds".split()
+
+
+def replace_atomically(path, write, *contents, **options):
+    """Call write(temporary path, *contents), then rename the finished file to path."""
+    temporary = os.path.join(os.path.dirname(path), ".tmp-" + os.path.basename(path))
+    try:
+        write(temporary, *contents, **options)
+        os.replace(temporary, path)
+    finally:
+        remove(temporary)
+
+
+def remove(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.remove(path)
+
+
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
+def write_json(path, contents):
+    with open(path, "w") as json_file:
+        json.dump(contents, json_file, indent=2, allow_nan=False)
+
+
+def write_history(path):
+    with open(path, "w", newline="") as history_file:
+        writer = csv.DictWriter(history_file, HISTORY_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(history_rows)
+
+
+def save_figure(fig, name):
+    """Save a figure into this run's folder; show it in a notebook, or free its memory."""
+    fig.tight_layout()
+    replace_atomically(work_file(name), fig.savefig, dpi=80)
+    if in_notebook:
+        plt.show()
+    else:
+        plt.close(fig)
+
+
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
+# Never lose a run. After every epoch, a backup: a folder holding the weights (and the
+# optimizer's state) together with the history so far, so that the same command continues
+# a stopped run. The two newest are kept.
 def backups():
     """{epochs it holds: folder} of this run's backups, such as in_progress/backup-00007."""
-    found = glob.glob(work_file("backup-" + "[0-9]" * 5))
-    return {int(folder[-5:]): folder for folder in found if os.path.isdir(folder)}
-
-
-def checksum(path):
-    with open(path, "rb") as file:
-        return hashlib.sha256(file.read()).hexdigest()
+    found = [name for name in os.listdir(work_dir) if re.fullmatch(r"backup-\d{5}", name)]
+    return {int(name[-5:]): work_file(name) for name in found if os.path.isdir(work_file(name))}
 
 
 def check_free_space():
@@ -420,165 +522,6 @@ def check_free_space():
         )
 
 
-# %% tags=["housekeeping"] jupyter={"source_hidden": true}
-def check_outputs_are_ours():
-    """Stop if a file where an output goes was not written by the last run of this tutorial."""
-    ours = {}  # name: the checksums that the last run (or one stopped while publishing) wrote
-    for folder in [output_dir] + [work_dir] * bool(stopped_run()):
-        try:
-            with open(os.path.join(folder, "metrics.json")) as metrics_file:
-                written = dict(json.load(metrics_file)["output_files"], **{"metrics.json": "ours"})
-        except (OSError, ValueError, KeyError, TypeError):
-            written = {}
-        for name, digest in written.items():
-            ours.setdefault(name, set()).add(digest)
-    for name in OUTPUT_FILES:
-        path = os.path.join(output_dir, name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            sys.exit(f"error: {path!r} is a folder, where a file will go")
-        if os.path.lexists(path) and (
-            os.path.islink(path)
-            or not os.path.isfile(path)
-            or not ours.get(name, set()) & {"ours", checksum(path)}
-        ):
-            sys.exit(
-                f"error: {path!r} was not written by this tutorial; move it away, or "
-                "choose another --output-dir"
-            )
-
-
-# %% tags=["housekeeping"] jupyter={"source_hidden": true}
-def lock_output_folder():
-    """One run per output folder: a lock that the system lifts when its process ends."""
-    global output_lock
-    if output_lock is not None:  # a notebook running its cells again: its own earlier lock
-        os.close(output_lock)
-    output_lock = os.open(output_dir, os.O_RDONLY)
-    try:
-        fcntl.flock(output_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        other = stopped_run().get("process", "unknown")
-        sys.exit(
-            f"error: another run (process {other}) is using {output_dir!r}; wait for it "
-            "to finish, or choose another --output-dir"
-        )
-
-
-# %% tags=["housekeeping"] jupyter={"source_hidden": true}
-def stopped_run():
-    """What run.json says of the run in outputs/in_progress/: {} if there is none or not ours."""
-    try:
-        with open(work_file("run.json")) as run_file:
-            run = json.load(run_file)
-        mine = (
-            run["made_by"] == "train_cifar10.py" and run["settings"].keys() == run_settings.keys()
-        )
-        return run if mine else {}  # not this tutorial's, or an older version's
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return {}
-
-
-def continue_command(settings):
-    """The command line that continues a stopped run with these settings."""
-    named = settings.get("backend", backend)
-    command = "" if named == backend else f"KERAS_BACKEND={shlex.quote(named)} "
-    command += "python train_cifar10.py"
-    for name in ["epochs", "batch_size", "learning_rate", "seed", "data_dir", "precision"]:
-        if settings.get(name) is not None:
-            command += f" --{name.replace('_', '-')} {shlex.quote(str(settings[name]))}"
-    return command + f" --output-dir {shlex.quote(output_dir)}"
-
-
-# %% tags=["housekeeping"] jupyter={"source_hidden": true}
-def open_run_folder():
-    """Start this run's folder, or continue the stopped run with the same settings there."""
-    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
-        sys.exit(f"error: the output folder {output_dir!r} is a file, not a folder")
-    try:
-        os.makedirs(output_dir, exist_ok=True)
-        lock_output_folder()  # first: the files of a run still publishing are not judged
-        check_outputs_are_ours()
-        if not os.path.lexists(work_dir):
-            os.mkdir(work_dir)
-        ours = os.path.isdir(work_dir) and not os.path.islink(work_dir)
-        if not (ours and (stopped_run() or all(n[:5] == ".tmp-" for n in os.listdir(work_dir)))):
-            sys.exit(  # an empty folder is taken: a run stopped before it wrote its run.json
-                f"error: {work_dir!r} should be a folder that this tutorial manages; move it away"
-            )
-        stopped = stopped_run().get("settings", run_settings)
-        if stopped != run_settings:
-            sys.exit(
-                f"error: {work_dir!r} holds a stopped run with other settings. Continue it "
-                f"with: {continue_command(stopped)}; or delete that folder to start afresh"
-            )
-        clear_work_folder()
-        run_file = {"made_by": "train_cifar10.py", "settings": run_settings, "process": os.getpid()}
-        replace_atomically(work_file("run.json"), write_json, run_file)
-    except OSError as error:
-        sys.exit(f"error: cannot write to the output folder {output_dir!r}: {error.strerror}")
-    check_free_space()
-
-
-# %% tags=["housekeeping"] jupyter={"source_hidden": true}
-def clear_work_folder():
-    """Refuse a symbolic link where the run would write; delete what a stop cut short."""
-    for name in os.listdir(work_dir):
-        if os.path.islink(work_file(name)):
-            sys.exit(
-                f"error: {work_file(name)!r} is a symbolic link, where this tutorial "
-                "writes a file of its own; move it away"
-            )
-        if name.startswith(".tmp-"):  # never complete
-            shutil.rmtree(work_file(name), ignore_errors=True)
-
-
-def save_figure(fig, name):
-    """Save a figure into this run's folder; show it in a notebook, or free its memory."""
-    fig.tight_layout()
-    fig.savefig(work_file(name), dpi=80)
-    if in_notebook:
-        plt.show()
-    else:
-        plt.close(fig)
-
-
-# %% tags=["housekeeping"] jupyter={"source_hidden": true}
-# Never lose a run. After every epoch, a backup: a folder holding the weights (and the
-# optimizer's state) together with the history so far, written under a temporary name and
-# renamed when complete, so that the same command continues a stopped run.
-import csv
-import math
-import time
-
-history_rows = []  # one per epoch: what fit logged, and the time it took
-HISTORY_COLUMNS = {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds"}
-HISTORY_COLUMNS |= {"batch_seconds"}
-
-
-def replace_atomically(path, write, *contents):
-    """Call write(temporary path, *contents), then rename the finished file to path."""
-    temporary = os.path.join(os.path.dirname(path), ".tmp-" + os.path.basename(path))
-    try:
-        write(temporary, *contents)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            shutil.rmtree(temporary) if os.path.isdir(temporary) else os.remove(temporary)
-
-
-def write_json(path, contents):
-    with open(path, "w") as json_file:
-        json.dump(contents, json_file, indent=2, allow_nan=False)
-
-
-def write_history(path):
-    with open(path, "w", newline="") as history_file:
-        writer = csv.DictWriter(history_file, list(history_rows[-1]), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(history_rows)
-
-
-# %% tags=["housekeeping"] jupyter={"source_hidden": true}
 def write_backup(folder, model):
     os.mkdir(folder)
     model.save_weights(os.path.join(folder, "model.weights.h5"))
@@ -588,8 +531,7 @@ def write_backup(folder, model):
 def save_backup(model):
     check_free_space()  # before h5py can run out of it
     epoch = len(history_rows)
-    if os.path.isdir(work_file(f"backup-{epoch:05d}")):  # one that could not be read
-        shutil.rmtree(work_file(f"backup-{epoch:05d}"))
+    remove(work_file(f"backup-{epoch:05d}"))  # one that could not be read
     replace_atomically(work_file(f"backup-{epoch:05d}"), write_backup, model)
     replace_atomically(work_file("history.csv"), write_history)  # to watch; resume reads backups
     for older, folder in backups().items():  # keep the two newest
@@ -597,15 +539,21 @@ def save_backup(model):
             shutil.rmtree(folder)
 
 
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
 def duration(seconds):
     minutes, seconds = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+
+def clock_line(seconds_so_far, epochs_run):
+    """How long this session's epochs took, and about how long the rest will take."""
+    left = seconds_so_far / epochs_run * (epochs - epochs_saved)
     return (
-        f"{hours} h {minutes} min"
-        if hours
-        else f"{minutes} min {seconds} s"
-        if minutes
-        else f"{seconds} s"
+        f"Clock: {epochs_saved} of {epochs} epochs done; {duration(seconds_so_far)} so far, "
+        f"about {duration(left)} to go."
     )
 
 
@@ -632,14 +580,10 @@ class SaveProgress(keras.callbacks.Callback):
         history_rows.append(dict(row, batch_seconds=self.batch_seconds or seconds))
         save_backup(self.model)
         epochs_saved, self.epochs_run = epoch + 1, self.epochs_run + 1
-        so_far = time.perf_counter() - self.train_start  # this session's epochs only
-        left = so_far / self.epochs_run * (epochs - epochs_saved)
-        self.clock = f"Clock: {epochs_saved} of {epochs} epochs done; {duration(so_far)} so far, "
-        self.clock += f"about {duration(left)} to go."
+        self.clock = clock_line(time.perf_counter() - self.train_start, self.epochs_run)
 
     def on_train_end(self, logs=None):
         self.show_clock()
-        check_free_space()  # for the model and plots still to be saved
 
     def show_clock(self):
         if self.clock:
@@ -650,12 +594,13 @@ class SaveProgress(keras.callbacks.Callback):
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 def read_backup(saved, folder, model):
     """Load a backup's weights into the model, and return its history rows."""
-    with open(os.path.join(folder, "history.json")) as history_file:
-        rows = json.load(history_file)
     if saved > epochs:
         raise ValueError(f"it is numbered beyond --epochs {epochs}")
-    if [row.get("epoch") for row in rows] != list(range(1, saved + 1)) or not all(
-        row.keys() >= HISTORY_COLUMNS and all(map(math.isfinite, row.values())) for row in rows
+    rows = read_json(os.path.join(folder, "history.json"), list)
+    rows = [{column: row[column] for column in HISTORY_COLUMNS} for row in rows]
+    numbers = [value for row in rows for value in row.values()]
+    if [row["epoch"] for row in rows] != list(range(1, saved + 1)) or not all(
+        type(value) in (int, float) and math.isfinite(value) for value in numbers
     ):
         raise ValueError("its history does not match its number")
     model.load_weights(os.path.join(folder, "model.weights.h5"))
@@ -666,8 +611,7 @@ def read_backup(saved, folder, model):
 def resume_from_backup(model):
     """Load the newest backup that can be used, and return how many epochs it holds."""
     global epochs_saved, history_rows
-    model.optimizer.build(model.trainable_variables)
-    start_state = [variable.numpy() for variable in model.variables + model.optimizer.variables]
+    model.optimizer.build(model.trainable_variables)  # so that its state can be loaded
     history_rows, epochs_saved = [], 0
     for saved, folder in sorted(backups().items(), reverse=True):
         try:
@@ -678,13 +622,11 @@ def resume_from_backup(model):
             print(f"The backup {folder} cannot be read ({reason}); trying an older one.")
     if epochs_saved:
         replace_atomically(work_file("history.csv"), write_history)
-        then = "Training is complete." if epochs_saved == epochs else "Continuing with epoch"
-        then += "" if epochs_saved == epochs else f" {epochs_saved + 1}."
+        then = f"Continuing with epoch {epochs_saved + 1}." if epochs_saved < epochs else ""
+        then = then or "Training is complete."
         print(f"Resuming: {epochs_saved} of {epochs} epochs are saved. {then}")
-    elif backups():
+    elif backups():  # none changed the model: a backup is checked before its weights load
         print("No backup could be read: starting afresh.")
-        for variable, value in zip(model.variables + model.optimizer.variables, start_state):
-            variable.assign(value)
     return epochs_saved
 
 
@@ -726,13 +668,12 @@ class AugmentedBatches(keras.utils.PyDataset):
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
-# The end of a run: metrics.json, then every file moves into outputs/ together.
+# The end of a run: metrics.json, then every file moves into the output folder together.
 import platform
 
 
 def metrics_of_this_run(confusion, figures):
     versions = {name: importlib.import_module(name).__version__ for name in (backend, "keras")}
-    written_before_metrics = [name for name in OUTPUT_FILES if name != "metrics.json"]
     per_class = [
         float(right / count) if count else None
         for right, count in zip(confusion.diagonal(), confusion.sum(axis=1))
@@ -749,28 +690,24 @@ def metrics_of_this_run(confusion, figures):
         precision=precision,
         data_source="keras.datasets (download)" if data_dir is None else data_dir,
         versions=dict(versions, numpy=np.__version__, python=platform.python_version()),
-        output_files={name: checksum(work_file(name)) for name in written_before_metrics},
     )
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 def publish_outputs(confusion, **figures):
-    metrics = metrics_of_this_run(confusion, figures)
-    replace_atomically(work_file("metrics.json"), write_json, metrics)
-    check_outputs_are_ours()
+    global output_lock
+    replace_atomically(
+        work_file("metrics.json"), write_json, metrics_of_this_run(confusion, figures)
+    )
     if not in_notebook:  # finish moving the files, even on Ctrl-C: it takes milliseconds
-        for signal_name in ("SIGINT", "SIGTERM", "SIGHUP"):
-            signal.signal(getattr(signal, signal_name), signal.SIG_IGN)
-    for name in sorted(OUTPUT_FILES, key=lambda name: name == "metrics.json"):  # it last
-        os.replace(work_file(name), os.path.join(output_dir, name))
-    for folder in backups().values():
-        shutil.rmtree(folder)
-    os.remove(work_file("run.json"))
+        for stop_signal in STOP_SIGNALS:
+            signal.signal(stop_signal, signal.SIG_IGN)
+    move_outputs_into_place()
     print("Wrote", ", ".join(OUTPUT_FILES), "to", output_dir)
-    try:
+    if not os.listdir(work_dir):  # any file that another program put there stays
         os.rmdir(work_dir)
-    except OSError:
-        print(f"Left {work_dir}: it holds files that this tutorial did not make.")
+    output_lock.close()  # the folder is free for the next run, even while a notebook stays open
+    output_lock = None
 
 
 # %% [markdown]

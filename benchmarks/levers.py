@@ -127,7 +127,7 @@ def main():
             used = {entry[4] for entry in running}
             core = min(set(range(args.jobs)) - used)
             log = open(output_dir + ".log", "w")
-            command = [sys.executable, script, "--data-dir", args.data_dir]
+            command = [sys.executable, script, "--data-dir", args.data_dir, "--trust-data"]
             command += ["--output-dir", output_dir, "--epochs", str(args.epochs)]
             process = subprocess.Popen(
                 command,

@@ -22,7 +22,7 @@ def test_validation_learns_while_a_shuffled_test_set_stays_at_chance(tmp_path):
         batch_file.write(python2_pickle(batch_record(pictures, shuffled, "test_batch")))
 
     output_dir = tmp_path / "out"
-    flags = ["--epochs", 6, "--batch-size", 50, "--seed", 3]
+    flags = ["--epochs", 6, "--batch-size", 50, "--seed", 3, "--precision", "float32"]
     process = run_tutorial("--data-dir", data_dir, "--output-dir", output_dir, *flags)
     assert process.returncode == 0, describe(process)
     metrics = json.loads((output_dir / "metrics.json").read_text())

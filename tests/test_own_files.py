@@ -1,9 +1,13 @@
-"""The tutorial touches only what it made: whatever else stands where it would write stops it
-at once, with one line, and stays as it was; one run at a time uses an output folder."""
+"""The output folder is the tutorial's or it is left alone: a folder that is not new, not
+empty and not marked with train_cifar10_outputs.txt is refused, untouched. In its own folder
+the tutorial replaces only its own outputs; one run at a time uses it; and the move of the
+outputs into place can always be finished."""
 
 import hashlib
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,8 +15,16 @@ import time
 
 import pytest
 
-from conftest import SCRIPT, describe, run_tutorial, start_tutorial
-from test_robustness import FINAL_OUTPUTS
+from conftest import (
+    ROOT,
+    SCRIPT,
+    describe,
+    run_tutorial,
+    start_tutorial,
+    trusted,
+    tutorial_definitions,
+)
+from test_robustness import AFTER_A_RUN, FINAL_OUTPUTS, MARK
 
 
 def snapshot(folder):
@@ -29,58 +41,57 @@ def snapshot(folder):
     return found
 
 
-def assert_refused_untouched(process, folder, before, *words):
+@pytest.mark.parametrize("kind", ["the user's own files", "a thesis in in_progress/"])
+def test_a_folder_that_is_not_the_tutorials_is_left_alone(kind, tiny_cifar10, tmp_path):
+    if kind == "the user's own files":
+        for name in ("history.csv", "metrics.json", "samples.png"):
+            (tmp_path / name).write_text(f"the user's own {name}")
+    else:  # --output-dir . where the user keeps in_progress/thesis/chapter1.txt
+        (tmp_path / "in_progress" / "thesis").mkdir(parents=True)
+        (tmp_path / "in_progress" / "thesis" / "chapter1.txt").write_text("a year of work")
+    before = snapshot(tmp_path)
+    process = run_tutorial("--data-dir", tiny_cifar10, "--output-dir", tmp_path, "--epochs", 1)
     assert process.returncode == 1, describe(process)
     assert "Traceback" not in process.stderr, process.stderr
-    lines = process.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), process.stderr
-    for word in words:
-        assert word in lines[0], (word, lines[0])
+    assert process.stderr.strip().splitlines() == [
+        f"error: {str(tmp_path)!r} is not empty and has no {MARK}: not this tutorial's"
+    ]
     assert "Epoch 1" not in process.stdout
-    assert snapshot(folder) == before, "the refused run changed the folder"
+    assert snapshot(tmp_path) == before, "the refused run changed the folder"
 
 
-def test_a_folder_named_in_progress_that_is_not_the_tutorials_is_left_alone(tiny_cifar10, tmp_path):
-    """--output-dir . in a folder where the user keeps in_progress/thesis/chapter1.txt."""
-    (tmp_path / "in_progress" / "thesis").mkdir(parents=True)
-    (tmp_path / "in_progress" / "thesis" / "chapter1.txt").write_text("a year of work")
-    (tmp_path / "in_progress" / "settings.json").write_text('{"epochs": 99}')
-    before = snapshot(tmp_path)
-    process = run_tutorial("--data-dir", tiny_cifar10, "--output-dir", tmp_path, "--epochs", 1)
-    assert_refused_untouched(process, tmp_path, before, "in_progress", "move it away")
-
-
-def test_the_users_own_files_where_outputs_go_are_left_alone(tiny_cifar10, tmp_path):
-    for name in ("history.csv", "metrics.json", "samples.png"):
-        (tmp_path / name).write_text(f"the user's own {name}")
-    before = snapshot(tmp_path)
-    process = run_tutorial("--data-dir", tiny_cifar10, "--output-dir", tmp_path, "--epochs", 1)
-    assert_refused_untouched(process, tmp_path, before, "not written by this tutorial")
-
-
-def test_a_changed_output_of_the_last_run_is_left_alone(tutorial_run, tmp_path):
-    """An output the last run wrote, then edited by the user, is no longer the tutorial's."""
-    _, finished, data_dir = tutorial_run
+def test_in_a_marked_folder_it_replaces_its_outputs_and_leaves_other_files(tiny_cifar10, tmp_path):
+    """The committed outputs/, as a fresh clone has it, is the tutorial's by its mark: a run
+    there replaces its outputs (a symbolic link too, never written through), and every other
+    file stays. A user hands over a folder of their own the same way, by creating the mark."""
     output_dir = tmp_path / "out"
-    os.mkdir(output_dir)
-    for name in FINAL_OUTPUTS:
-        (output_dir / name).write_bytes((finished / name).read_bytes())
-    with open(output_dir / "history.csv", "a") as history:
-        history.write("my own notes\n")
-    before = snapshot(output_dir)
-    process = run_tutorial("--data-dir", data_dir, "--output-dir", output_dir, "--epochs", 1)
-    assert_refused_untouched(process, output_dir, before, "history.csv", "not written by")
-
-
-def test_a_symbolic_link_where_an_output_goes_is_left_alone(tiny_cifar10, tmp_path):
-    elsewhere = tmp_path / "elsewhere.txt"
-    elsewhere.write_text("not the tutorial's")
-    output_dir = tmp_path / "out"
+    tracked = subprocess.run(
+        ["git", "ls-files", "outputs"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     output_dir.mkdir()
-    (output_dir / "metrics.json").symlink_to(elsewhere)
-    before = snapshot(tmp_path)
+    for path in tracked:
+        shutil.copy(os.path.join(ROOT, path), output_dir)
+    assert MARK in os.listdir(output_dir)
+    (output_dir / "metrics.json").unlink()
+    (output_dir / "my_notes.txt").write_text("mine")
+    (tmp_path / "elsewhere.txt").write_text("not the tutorial's")
+    (output_dir / "metrics.json").symlink_to(tmp_path / "elsewhere.txt")
+    (output_dir / "history.csv").write_text("an old history")
     process = run_tutorial("--data-dir", tiny_cifar10, "--output-dir", output_dir, "--epochs", 1)
-    assert_refused_untouched(process, tmp_path, before, "metrics.json")
+    assert process.returncode == 0, describe(process)
+    assert sorted(os.listdir(output_dir)) == sorted(AFTER_A_RUN + ["my_notes.txt"])
+    assert (output_dir / "my_notes.txt").read_text() == "mine"
+    assert (tmp_path / "elsewhere.txt").read_text() == "not the tutorial's"
+    assert not (output_dir / "metrics.json").is_symlink()
+    assert json.loads((output_dir / "metrics.json").read_text())["epochs_completed"] == 1
+    assert (output_dir / "history.csv").read_text().startswith("epoch,")
+
+
+def wait_for_training(log_dir, process, epochs):
+    deadline = time.monotonic() + 300
+    while f"Epoch 1/{epochs}" not in (log_dir / "stdout.txt").read_text():
+        assert process.poll() is None and time.monotonic() < deadline, "it never began training"
+        time.sleep(0.05)
 
 
 def test_a_second_run_into_a_busy_output_folder_stops_and_the_first_finishes(
@@ -89,17 +100,12 @@ def test_a_second_run_into_a_busy_output_folder_stops_and_the_first_finishes(
     output_dir = tmp_path / "out"
     flags = ["--data-dir", tiny_cifar10, "--output-dir", output_dir, "--batch-size", 16]
     first = start_tutorial(*flags, "--epochs", 3, log_dir=tmp_path)
-    deadline = time.monotonic() + 300
-    while "Epoch 1/3" not in (tmp_path / "stdout.txt").read_text() and first.poll() is None:
-        assert time.monotonic() < deadline, "the first run never began training"
-        time.sleep(0.05)
+    wait_for_training(tmp_path, first, 3)
     in_progress = snapshot(output_dir / "in_progress")
     second = run_tutorial(*flags, "--epochs", 2)  # other settings, the same folder
     assert second.returncode == 1, describe(second)
-    lines = second.stderr.strip().splitlines()
-    assert lines == [
-        f"error: another run (process {first.pid}) is using '{output_dir}'; wait for it to "
-        "finish, or choose another --output-dir"
+    assert second.stderr.strip().splitlines() == [
+        f"error: another run (process {first.pid}) is using '{output_dir}'; wait for it to finish"
     ], second.stderr
     assert first.poll() is None, "the first run ended before the second was tried"
     now = snapshot(output_dir / "in_progress")
@@ -109,22 +115,41 @@ def test_a_second_run_into_a_busy_output_folder_stops_and_the_first_finishes(
     assert first.wait(timeout=300) == 0, (tmp_path / "stderr.txt").read_text()
     metrics = json.loads((output_dir / "metrics.json").read_text())
     assert metrics["epochs_completed"] == 3 and metrics["batch_size"] == 16
-    assert sorted(os.listdir(output_dir)) == sorted(FINAL_OUTPUTS)
+    assert sorted(os.listdir(output_dir)) == AFTER_A_RUN
 
 
-def test_a_killed_run_leaves_no_lock_behind(tiny_cifar10, tmp_path):
+# A notebook kernel interrupted mid-run, idle, still holding the folder's lock.
+IDLE_KERNEL = """
+import fcntl, json, os, sys, time
+output_dir = sys.argv[1]
+os.makedirs(os.path.join(output_dir, "in_progress"))
+mark = open(os.path.join(output_dir, "train_cifar10_outputs.txt"), "ab")
+fcntl.flock(mark, fcntl.LOCK_EX)
+run = {"settings": {}, "process": os.getpid(), "notebook": True}
+with open(os.path.join(output_dir, "in_progress", "run.json"), "w") as run_file:
+    json.dump(run, run_file)
+print("holding", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_folder_held_by_an_idle_notebook_kernel_says_to_shut_the_kernel_down(
+    tiny_cifar10, tmp_path
+):
     output_dir = tmp_path / "out"
-    flags = ["--data-dir", tiny_cifar10, "--output-dir", output_dir, "--epochs", 2]
-    first = start_tutorial(*flags, log_dir=tmp_path)
-    deadline = time.monotonic() + 300
-    while "Epoch 1/2" not in (tmp_path / "stdout.txt").read_text() and first.poll() is None:
-        assert time.monotonic() < deadline, "the first run never began training"
-        time.sleep(0.05)
-    first.send_signal(signal.SIGKILL)
-    first.wait()
-    second = run_tutorial(*flags)
-    assert second.returncode == 0, describe(second)
-    assert sorted(os.listdir(output_dir)) == sorted(FINAL_OUTPUTS)
+    kernel = subprocess.Popen(
+        [sys.executable, "-c", IDLE_KERNEL, str(output_dir)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert kernel.stdout.readline() == "holding\n"
+        process = run_tutorial("--data-dir", tiny_cifar10, "--output-dir", output_dir)
+    finally:
+        kernel.kill()
+        kernel.wait()
+    assert process.returncode == 1, describe(process)
+    assert process.stderr.strip().splitlines() == [
+        f"error: a notebook kernel (process {kernel.pid}) is using '{output_dir}'; shut it down"
+    ]
 
 
 @pytest.fixture
@@ -156,13 +181,13 @@ def test_a_nearly_full_disk_stops_with_one_line_before_writing(tiny_cifar10, thr
 def test_with_its_output_closed_the_run_still_finishes(tiny_cifar10, tmp_path):
     output_dir = tmp_path / "out"
     process = subprocess.run(
-        [sys.executable, SCRIPT, "--data-dir", tiny_cifar10, "--output-dir", output_dir,
-         "--epochs", "1"],
+        [sys.executable, SCRIPT, *trusted(["--data-dir", tiny_cifar10, "--output-dir",
+                                           output_dir, "--epochs", 1])],
         stderr=subprocess.PIPE, text=True, timeout=600, preexec_fn=lambda: os.close(1),
     )  # fmt: skip
     assert process.returncode == 0, process.stderr
     assert "Traceback" not in process.stderr, process.stderr
-    assert sorted(os.listdir(output_dir)) == sorted(FINAL_OUTPUTS)
+    assert sorted(os.listdir(output_dir)) == AFTER_A_RUN
 
 
 def test_an_ascii_console_and_a_non_ascii_output_folder(tiny_cifar10, tmp_path):
@@ -174,7 +199,7 @@ def test_an_ascii_console_and_a_non_ascii_output_folder(tiny_cifar10, tmp_path):
     assert process.returncode == 0, describe(process)
     assert "Traceback" not in process.stderr, process.stderr
     assert "r\\xe9sultats" in process.stdout  # said, in the characters the console has
-    assert sorted(os.listdir(output_dir)) == sorted(FINAL_OUTPUTS)
+    assert sorted(os.listdir(output_dir)) == AFTER_A_RUN
 
 
 # Runs the tutorial and kills it (SIGKILL, as a power cut) at its fourth rename into the
@@ -195,52 +220,90 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
 
-def test_a_run_killed_while_publishing_is_finished_by_the_next(tutorial_run, tmp_path):
-    """outputs/ then holds some files of the new run and some of the last: the same command
-    must finish the new run's publishing, not refuse the new files as another's."""
-    _, finished, data_dir = tutorial_run
+def test_a_run_killed_while_moving_its_outputs_is_finished_by_the_next(tiny_cifar10, tmp_path):
     output_dir = tmp_path / "out"
-    os.mkdir(output_dir)
-    for name in FINAL_OUTPUTS:  # the last run's outputs, as a learner's outputs/ holds them
-        (output_dir / name).write_bytes((finished / name).read_bytes())
-    flags = ["--data-dir", data_dir, "--output-dir", output_dir, "--epochs", 1, "--seed", 5]
+    flags = ["--data-dir", tiny_cifar10, "--output-dir", output_dir, "--epochs", 1]
+    assert run_tutorial(*flags).returncode == 0  # outputs/ holds an earlier run
     killed = subprocess.run(
-        [sys.executable, "-c", KILL_WHILE_PUBLISHING, SCRIPT, *map(str, flags)],
+        [sys.executable, "-c", KILL_WHILE_PUBLISHING, SCRIPT, *trusted([*flags, "--seed", 5])],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert killed.returncode == -signal.SIGKILL, describe(killed)
-    assert (output_dir / "in_progress").exists()
-    rerun = run_tutorial(*flags)
+    assert (output_dir / "in_progress" / "metrics.json").exists()
+    rerun = run_tutorial(*flags, "--seed", 5)
     assert rerun.returncode == 0, describe(rerun)
-    assert "Resuming: 1 of 1 epochs are saved. Training is complete." in rerun.stdout
-    assert sorted(os.listdir(output_dir)) == sorted(FINAL_OUTPUTS)
-    metrics = json.loads((output_dir / "metrics.json").read_text())
-    assert metrics["seed"] == 5
-    for name, digest in metrics["output_files"].items():  # one run's files, all of them
-        assert hashlib.sha256((output_dir / name).read_bytes()).hexdigest() == digest, name
+    assert f"Finished moving the last run's outputs into {output_dir}." in rerun.stdout
+    assert sorted(os.listdir(output_dir)) == AFTER_A_RUN
+    assert json.loads((output_dir / "metrics.json").read_text())["seed"] == 5
 
 
-def test_an_in_progress_folder_stopped_before_its_mark_is_taken_and_a_strangers_file_kept(
-    tiny_cifar10, tmp_path
-):
-    """A run killed while writing its first run.json leaves only a temporary file: the next
-    run takes the folder; a file someone put there is left, and said to be left."""
-    work = tmp_path / "out" / "in_progress"
-    work.mkdir(parents=True)
-    (work / ".tmp-run.json").write_text('{"made_by": "train_cifar10.py", "sett')
-    process = run_tutorial("--data-dir", tiny_cifar10, "--output-dir", tmp_path / "out",
-                           "--epochs", 1)  # fmt: skip
-    assert process.returncode == 0, describe(process)
-    assert sorted(os.listdir(tmp_path / "out")) == sorted(FINAL_OUTPUTS)
+class Killed(BaseException):
+    """Stands for the process being killed: nothing after it runs."""
 
-    (tmp_path / "out" / "in_progress").mkdir()
-    again = start_tutorial("--data-dir", tiny_cifar10, "--output-dir", tmp_path / "out",
-                           "--epochs", 1, log_dir=tmp_path)  # fmt: skip
-    deadline = time.monotonic() + 300
-    while not (work / "run.json").exists() and again.poll() is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    (work / "backup-notes.txt").write_text("mine")  # a stranger's file, during the run
-    assert again.wait(timeout=300) == 0, (tmp_path / "stderr.txt").read_text()
-    assert (work / "backup-notes.txt").read_text() == "mine"
-    assert "Left " in (tmp_path / "stdout.txt").read_text()
+
+class CuttableOs:
+    """The os module, but killed after a given number of renames and deletions."""
+
+    def __init__(self, limit):
+        self.limit, self.steps = limit, 0
+
+    def __getattr__(self, name):
+        return getattr(os, name)
+
+    def step(self):
+        if self.steps == self.limit:
+            raise Killed
+        self.steps += 1
+
+    def replace(self, *paths):
+        self.step()
+        os.replace(*paths)
+
+    def remove(self, path):
+        self.step()
+        os.remove(path)
+
+    def rmtree(self, path):
+        self.step()
+        shutil.rmtree(path)
+
+
+def move_outputs_into_place(output_dir, limit=None):
+    """The tutorial's move_outputs_into_place, killed after `limit` steps (None: never)."""
+    cuttable = CuttableOs(limit)
+    names = ["OUTPUT_FILES", "work_file", "backups", "remove", "move_outputs_into_place"]
+    tutorial = tutorial_definitions(
+        *names, os=cuttable, re=re, shutil=cuttable,
+        output_dir=str(output_dir), work_dir=str(output_dir / "in_progress"),
+    )  # fmt: skip
+    tutorial["move_outputs_into_place"]()
+
+
+def test_whatever_moment_the_move_is_cut_the_next_run_finishes_it(tmp_path):
+    """The move of a complete run's outputs over the last run's, cut after each of its steps
+    (every rename and deletion) in turn, then finished as the next run finishes it: the
+    output folder holds this run's outputs, all of them, and nothing is left behind."""
+    steps = 0
+    while True:
+        output_dir = tmp_path / f"cut after {steps} steps"
+        work_dir = output_dir / "in_progress"
+        os.makedirs(work_dir / "backup-00002")
+        for name in FINAL_OUTPUTS:
+            (output_dir / name).write_text("the last run's")
+            (work_dir / name).write_text("this run's")
+        (work_dir / "run.json").write_text("{}")
+        try:
+            move_outputs_into_place(output_dir, limit=steps)
+            cut = False
+        except Killed:
+            cut = True
+            assert (work_dir / "metrics.json").exists(), "the next run could not tell"
+            move_outputs_into_place(output_dir)  # as open_run_folder does
+        assert {name: (output_dir / name).read_text() for name in FINAL_OUTPUTS} == {
+            name: "this run's" for name in FINAL_OUTPUTS
+        }, steps
+        assert os.listdir(work_dir) == [], steps
+        if not cut:
+            break
+        steps += 1
+    assert steps == len(FINAL_OUTPUTS) + 2  # every rename, the backup and run.json
