@@ -75,8 +75,9 @@ precision = "auto"  # or "float32", "mixed_bfloat16", "mixed_float16": see the R
 # (folded in the notebook) make the script safe to run for real, and they all stand here,
 # none later: they read command-line flags, keep the console to the tutorial's own lines,
 # turn every failure into one line, pick the fastest precision, read a local copy of
-# CIFAR-10 safely, keep one run per output folder, save every epoch so a stopped run
-# resumes, and write the results. The story calls them by names that say what they do:
+# CIFAR-10 only if it is the official download (or you vouch for it), write only into an
+# output folder of the tutorial's own, one run at a time, save every epoch so a stopped
+# run resumes, and move the results into place. The story calls them by names that say what they do:
 # `load_cifar10`, `open_run_folder`, `save_figure`, `augmented_batches`,
 # `resume_from_backup`, `SaveProgress`, `work_file` and `publish_outputs`, and the list
 # `history_rows` (one row per epoch).
@@ -101,7 +102,7 @@ def number_in(kind, low, high):
 parser = argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter)
 add = parser.add_argument
 add("--epochs", type=number_in(int, 1, 10_000), default=epochs, help="passes over the pictures")
-add("--batch-size", type=number_in(int, 1, 4096), default=batch_size, help="pictures per step")
+add("--batch-size", type=number_in(int, 1, 1024), default=batch_size, help="pictures per step")
 add("--learning-rate", type=number_in(float, 1e-9, 1e9), default=learning_rate, help="its peak")
 add("--seed", type=number_in(int, 0, 2**32 - 1), default=seed, help="for every random choice")
 add("--data-dir", default=data_dir, help="cifar-10-python.tar.gz or its folder; None: download")
@@ -749,8 +750,9 @@ if backend == "tensorflow":
 # split into 50,000 for training and 10,000 for testing.
 # `keras.datasets.cifar10.load_data()` downloads it once into `~/.keras/datasets` and
 # returns it as NumPy arrays; `load_cifar10` calls it, or, with `--data-dir`, reads a copy
-# you downloaded elsewhere. Either way, a problem with the data stops the tutorial here,
-# with one line saying what is wrong, before any time is spent on training.
+# you downloaded elsewhere, once its digests show it is the official download. Either way,
+# a problem with the data stops the tutorial here, with one line saying what is wrong,
+# before any time is spent on training.
 
 # %%
 NUM_CLASSES = 10
@@ -777,10 +779,12 @@ print("x_val:  ", x_val.shape, "| x_test:", x_test.shape)
 # high, 32 wide, with 3 colour values (red, green, blue) per pixel, each a whole number
 # from 0 to 255. `y_train` has shape `(45000, 1)`: one class number per picture.
 #
-# Now the run begins to write. It keeps its files in a folder of its own,
-# `outputs/in_progress/` (watch `history.csv` grow there), and moves them into `outputs/`
-# when it is complete, so `outputs/` always holds one whole run. `open_run_folder` makes that
-# folder, or finds the stopped run that this same command continues.
+# Now the run begins to write, into `outputs/`, a folder of the tutorial's own (marked by
+# the file `train_cifar10_outputs.txt`: it refuses any other folder that holds files). It
+# keeps its files in `outputs/in_progress/` (watch `history.csv` grow there), and moves them
+# into `outputs/` when it is complete, so `outputs/` always ends holding one whole run.
+# `open_run_folder` makes that folder, or finds the stopped run that this same command
+# continues.
 
 # %%
 open_run_folder()

@@ -20,7 +20,7 @@ from conftest import describe, run_tutorial
         ["--seed", "-1"],
         ["--seed", "4294967296"],
         ["--batch-size", "9223372036854775808"],
-        ["--batch-size", "4097"],
+        ["--batch-size", "1025"],
         ["--epochs", "100000"],
         ["--learning-rate", "inf"],
         ["--precision", "float8"],

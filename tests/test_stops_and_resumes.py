@@ -116,6 +116,8 @@ def test_stop_in_epoch_2_says_what_is_saved_and_the_rerun_continues(
     assert "Stopped during epoch 2 of 3" in message, message
     assert re.search(r"\b1 (of 3 )?epochs? (are|is) saved", message), message
     assert "epoch 2's progress is lost" in message, message
+    if stop_signal != signal.SIGINT:
+        return  # the rerun is the same whichever signal stopped the run: tried once
 
     resumed = run_tutorial(*flags)
     assert resumed.returncode == 0, describe(resumed)
@@ -169,7 +171,7 @@ def test_an_unfinished_run_leaves_the_finished_one_untouched(tiny_cifar10, slow_
     )
     assert finished.returncode == 0, describe(finished)
     first = file_hashes(output_dir)
-    assert sorted(first) == sorted(OUTPUT_FILES)
+    assert sorted(first) == AFTER_A_RUN
 
     flags = ["--data-dir", slow_data, "--output-dir", output_dir, "--epochs", 3, "--batch-size", 32]
     process = start_tutorial(*flags, log_dir=tmp_path)
@@ -182,7 +184,7 @@ def test_an_unfinished_run_leaves_the_finished_one_untouched(tiny_cifar10, slow_
     assert second.returncode == 0, describe(second)
     assert "1 of 3 epochs are saved" in second.stdout, describe(second)
     now = file_hashes(output_dir)
-    assert sorted(now) == sorted(OUTPUT_FILES)
+    assert sorted(now) == AFTER_A_RUN
     unchanged = [name for name in OUTPUT_FILES if now[name] == first[name]]
     assert not unchanged, f"still the first run's: {unchanged}"
     metrics = json.loads((output_dir / "metrics.json").read_text())
@@ -342,7 +344,7 @@ def test_a_symbolic_link_in_the_stopped_runs_folder_is_replaced_not_written_thro
     assert not (tmp_path / "out" / "samples.png").is_symlink()
 
 
-DAMAGES = ["deleted", "emptied", "cut to one row", "an extra column", "a backup's extra key"]
+DAMAGES = ["deleted", "an extra column, and an extra key in the backup"]
 
 
 @pytest.mark.parametrize("damage", DAMAGES)
@@ -354,17 +356,12 @@ def test_a_damaged_history_csv_cannot_wedge_the_resume(killed_in_epoch_3, tmp_pa
     lines = history.read_text().splitlines(keepends=True)
     if damage == "deleted":
         history.unlink()
-    elif damage == "emptied":
-        history.write_text("")
-    elif damage == "cut to one row":
-        history.write_text("".join(lines[:2]))
-    elif damage == "a backup's extra key":  # an edit, or a later version's history
+    else:  # an edit, or a later version's history
+        history.write_text("".join(line.rstrip("\n") + ",x\n" for line in lines))
         backup_history = tmp_path / "out" / "in_progress" / "backup-00002" / "history.json"
         rows = json.loads(backup_history.read_text())
         rows[0]["learning_rate"] = 0.001
         backup_history.write_text(json.dumps(rows))
-    else:
-        history.write_text("".join(line.rstrip("\n") + ",x\n" for line in lines))
     process = run_in(tmp_path, *flags)
     assert process.returncode == 0, describe(process)
     assert "Traceback" not in process.stderr
