@@ -105,7 +105,7 @@ add("--epochs", type=number_in(int, 1, 10_000), default=epochs, help="passes ove
 add("--batch-size", type=number_in(int, 1, 1024), default=batch_size, help="pictures per step")
 add("--learning-rate", type=number_in(float, 1e-9, 1e9), default=learning_rate, help="its peak")
 add("--seed", type=number_in(int, 0, 2**32 - 1), default=seed, help="for every random choice")
-add("--data-dir", default=data_dir, help="cifar-10-python.tar.gz or its folder; None: download")
+add("--data-dir", default=data_dir, help="cifar-10-python.tar.gz or what it unpacks to")
 add("--trust-data", action="store_true", default=trust_data, help="read an unofficial copy")
 add("--output-dir", default=output_dir, help="where plots, metrics and the model go")
 precisions = ["auto", "float32", "mixed_bfloat16", "mixed_float16"]
@@ -136,7 +136,7 @@ def stop(signal_number, frame):
         message = f"Stopped during epoch {next_epoch} of {epochs}: {saved} of {epochs} epochs "
         message += f"are saved, epoch {next_epoch}'s progress is lost. Run the same command again."
     os.write(real_stderr, f"\n{message}\n".encode())
-    os._exit(130)  # at once: every file is either complete or in outputs/in_progress/
+    os._exit(130)  # at once: every file is either complete or in the run's in_progress/
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
@@ -669,7 +669,7 @@ class AugmentedBatches(keras.utils.PyDataset):
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
-# The end of a run: metrics.json, then every file moves into the output folder together.
+# The end of a run: metrics.json, then every file moves into the output folder, it last.
 import platform
 
 
@@ -1246,8 +1246,8 @@ save_figure(fig, "predictions.png")
 # %% [markdown]
 # The run is complete. `publish_outputs` writes its figures to `metrics.json`, with the
 # settings and library versions, so that runs can be compared later, and moves every file
-# from `outputs/in_progress/` into `outputs/` together: running the same command again
-# starts a new run.
+# from `outputs/in_progress/` into `outputs/`, `metrics.json` last: running the same command
+# again starts a new run.
 
 # %%
 publish_outputs(
