@@ -398,9 +398,10 @@ def claim_output_folder():
     mark = os.path.join(output_dir, MARK)
     if os.path.exists(output_dir) and not os.path.isdir(output_dir):
         sys.exit(f"error: the output folder {output_dir!r} is a file, not a folder")
-    if os.path.isdir(output_dir) and os.listdir(output_dir) and not os.path.isfile(mark):
-        sys.exit(f"error: {output_dir!r} is not empty and has no {MARK}: not this tutorial's")
     os.makedirs(output_dir, exist_ok=True)
+    shown = [name for name in os.listdir(output_dir) if name[0] != "."]  # not .DS_Store, ...
+    if shown and not os.path.isfile(mark):
+        sys.exit(f"error: {output_dir!r} is not empty and has no {MARK}: not this tutorial's")
     if output_lock is not None:  # a notebook running its cells again: its own earlier lock
         output_lock.close()
     output_lock = open(mark, "ab")  # made empty if missing; never written to, never deleted

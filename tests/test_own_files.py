@@ -60,31 +60,28 @@ def test_a_folder_that_is_not_the_tutorials_is_left_alone(kind, tiny_cifar10, tm
     assert snapshot(tmp_path) == before, "the refused run changed the folder"
 
 
-def test_in_a_marked_folder_it_replaces_its_outputs_and_leaves_other_files(tiny_cifar10, tmp_path):
-    """The committed outputs/, as a fresh clone has it, is the tutorial's by its mark: a run
-    there replaces its outputs (a symbolic link too, never written through), and every other
-    file stays. A user hands over a folder of their own the same way, by creating the mark."""
+@pytest.mark.parametrize(
+    "names, taken",
+    [([], True), ([".DS_Store"], True), ([".DS_Store", "notes.txt"], False), ([MARK], True)],
+)
+def test_a_folder_is_taken_if_new_empty_but_for_hidden_files_or_marked(names, taken, tmp_path):
     output_dir = tmp_path / "out"
-    tracked = subprocess.run(
-        ["git", "ls-files", "outputs"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.split()
     output_dir.mkdir()
-    for path in tracked:
-        shutil.copy(os.path.join(ROOT, path), output_dir)
-    assert MARK in os.listdir(output_dir)
-    (output_dir / "metrics.json").unlink()
-    (output_dir / "my_notes.txt").write_text("mine")
-    (tmp_path / "elsewhere.txt").write_text("not the tutorial's")
-    (output_dir / "metrics.json").symlink_to(tmp_path / "elsewhere.txt")
-    (output_dir / "history.csv").write_text("an old history")
-    process = run_tutorial("--data-dir", tiny_cifar10, "--output-dir", output_dir, "--epochs", 1)
-    assert process.returncode == 0, describe(process)
-    assert sorted(os.listdir(output_dir)) == sorted(AFTER_A_RUN + ["my_notes.txt"])
-    assert (output_dir / "my_notes.txt").read_text() == "mine"
-    assert (tmp_path / "elsewhere.txt").read_text() == "not the tutorial's"
-    assert not (output_dir / "metrics.json").is_symlink()
-    assert json.loads((output_dir / "metrics.json").read_text())["epochs_completed"] == 1
-    assert (output_dir / "history.csv").read_text().startswith("epoch,")
+    for name in names:
+        (output_dir / name).write_text("")
+    tutorial = tutorial_definitions(
+        "MARK", "lock", "read_json", "work_file", "claim_output_folder", json=json, os=os,
+        sys=sys, output_dir=str(output_dir), work_dir=str(output_dir / "in_progress"),
+        output_lock=None,
+    )  # fmt: skip
+    try:
+        tutorial["claim_output_folder"]()
+    except SystemExit as refused:
+        assert not taken and MARK in str(refused.code)
+        assert sorted(os.listdir(output_dir)) == sorted(names)
+    else:
+        assert taken and (output_dir / MARK).is_file()
+        tutorial["output_lock"].close()
 
 
 def wait_for_training(log_dir, process, epochs):
@@ -94,10 +91,26 @@ def wait_for_training(log_dir, process, epochs):
         time.sleep(0.05)
 
 
-def test_a_second_run_into_a_busy_output_folder_stops_and_the_first_finishes(
+def test_a_run_in_the_committed_outputs_replaces_its_own_files_only_and_one_run_at_a_time(
     tiny_cifar10, tmp_path
 ):
+    """The committed outputs/, as a fresh clone has it, is the tutorial's by its mark (a user
+    hands over a folder of their own the same way). A run there replaces its outputs (a
+    symbolic link too, never written through), leaves every other file, and while it runs
+    a second run into the same folder stops at once, naming it."""
     output_dir = tmp_path / "out"
+    tracked = subprocess.run(
+        ["git", "ls-files", "outputs"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    output_dir.mkdir()
+    for path in tracked:
+        shutil.copy(os.path.join(ROOT, path), output_dir)
+    assert MARK in os.listdir(output_dir)
+    (output_dir / "my_notes.txt").write_text("mine")
+    (tmp_path / "elsewhere.txt").write_text("not the tutorial's")
+    (output_dir / "metrics.json").unlink()
+    (output_dir / "metrics.json").symlink_to(tmp_path / "elsewhere.txt")
+
     flags = ["--data-dir", tiny_cifar10, "--output-dir", output_dir, "--batch-size", 16]
     first = start_tutorial(*flags, "--epochs", 3, log_dir=tmp_path)
     wait_for_training(tmp_path, first, 3)
@@ -113,9 +126,13 @@ def test_a_second_run_into_a_busy_output_folder_stops_and_the_first_finishes(
         name: in_progress[name] for name in in_progress if name in now
     }
     assert first.wait(timeout=300) == 0, (tmp_path / "stderr.txt").read_text()
+
+    assert sorted(os.listdir(output_dir)) == sorted(AFTER_A_RUN + ["my_notes.txt"])
+    assert (output_dir / "my_notes.txt").read_text() == "mine"
+    assert (tmp_path / "elsewhere.txt").read_text() == "not the tutorial's"
+    assert not (output_dir / "metrics.json").is_symlink()
     metrics = json.loads((output_dir / "metrics.json").read_text())
     assert metrics["epochs_completed"] == 3 and metrics["batch_size"] == 16
-    assert sorted(os.listdir(output_dir)) == AFTER_A_RUN
 
 
 # A notebook kernel interrupted mid-run, idle, still holding the folder's lock.
@@ -220,19 +237,25 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
 
-def test_a_run_killed_while_moving_its_outputs_is_finished_by_the_next(tiny_cifar10, tmp_path):
+def test_a_run_killed_while_moving_its_outputs_is_finished_by_the_next(tutorial_run, tmp_path):
+    """Killed over an earlier run's outputs, after some of its files moved: the next run
+    (the same command) finishes the move first, then runs afresh: it never resumes a run
+    that was complete."""
+    _, earlier, data_dir = tutorial_run
     output_dir = tmp_path / "out"
-    flags = ["--data-dir", tiny_cifar10, "--output-dir", output_dir, "--epochs", 1]
-    assert run_tutorial(*flags).returncode == 0  # outputs/ holds an earlier run
+    shutil.copytree(earlier, output_dir)
+    flags = ["--data-dir", data_dir, "--output-dir", output_dir, "--epochs", 1, "--seed", 5]
     killed = subprocess.run(
-        [sys.executable, "-c", KILL_WHILE_PUBLISHING, SCRIPT, *trusted([*flags, "--seed", 5])],
+        [sys.executable, "-c", KILL_WHILE_PUBLISHING, SCRIPT, *trusted(flags)],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert killed.returncode == -signal.SIGKILL, describe(killed)
     assert (output_dir / "in_progress" / "metrics.json").exists()
-    rerun = run_tutorial(*flags, "--seed", 5)
+    assert json.loads((output_dir / "metrics.json").read_text())["seed"] == 1  # not yet moved
+    rerun = run_tutorial(*flags)
     assert rerun.returncode == 0, describe(rerun)
     assert f"Finished moving the last run's outputs into {output_dir}." in rerun.stdout
+    assert "Resuming" not in rerun.stdout and "Clock: 1 of 1 epochs done" in rerun.stdout
     assert sorted(os.listdir(output_dir)) == AFTER_A_RUN
     assert json.loads((output_dir / "metrics.json").read_text())["seed"] == 5
 

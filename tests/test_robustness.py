@@ -3,16 +3,14 @@
 import csv
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
 from cifar_files import batch_record, python2_pickle, write_cifar10
-from conftest import SCRIPT, describe, run_tutorial, start_tutorial
+from conftest import SCRIPT, describe, run_tutorial, trusted
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FINAL_OUTPUTS = [
@@ -37,100 +35,27 @@ def history_rows(output_dir):
         return list(csv.DictReader(history_file))
 
 
-@pytest.fixture(scope="module")
-def slow_data(tmp_path_factory):
-    """2,000 training pictures: at batch 32 an epoch lasts seconds, long enough to interrupt."""
-    return write_cifar10(
-        str(tmp_path_factory.mktemp("slow_cifar10")), per_batch=400, test_size=200, seed=5
-    )
-
-
-def start_and_wait_for_second_epoch(slow_data, output_dir, log_dir):
-    flags = ["--data-dir", slow_data, "--output-dir", output_dir, "--epochs", 3, "--batch-size", 32]
-    process = start_tutorial(*flags, log_dir=log_dir)
-    first_backup = os.path.join(output_dir, "in_progress", "backup-00001")
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and process.poll() is None:
-        second_epoch_began = "Epoch 2/3" in (log_dir / "stdout.txt").read_text()
-        if second_epoch_began and os.path.exists(first_backup):
-            return process, flags
-        time.sleep(0.02)
-    process.kill()
-    pytest.fail("the first epoch was never backed up: " + open(log_dir / "stderr.txt").read())
-
-
-def test_sigkill_in_second_epoch_then_same_command_resumes_at_epoch_2(slow_data, tmp_path):
-    output_dir = tmp_path / "out"
-    process, flags = start_and_wait_for_second_epoch(slow_data, output_dir, tmp_path)
-    process.kill()  # SIGKILL: no chance to clean up, like a power cut
-    process.wait()
-    assert process.returncode == -signal.SIGKILL
-
-    resumed = run_tutorial(*flags)
-    assert resumed.returncode == 0, describe(resumed)
-    assert "Resuming: 1 of 3 epochs are saved. Continuing with epoch 2." in resumed.stdout
-    assert "Epoch 1/3" not in resumed.stdout and "Epoch 2/3" in resumed.stdout
-    assert [int(row["epoch"]) for row in history_rows(output_dir)] == [1, 2, 3]
-    metrics = json.loads((output_dir / "metrics.json").read_text())
-    assert metrics["epochs_completed"] == 3
-    assert not (output_dir / "in_progress").exists()
-
-
-def test_rerun_after_a_finished_run_is_a_fresh_run(tiny_cifar10, tmp_path):
-    flags = ["--data-dir", tiny_cifar10, "--output-dir", tmp_path, "--epochs", 1]
-    for _ in range(2):  # the second run must not resume the finished first one
-        process = run_tutorial(*flags)
-        assert process.returncode == 0, describe(process)
-        assert "Resuming" not in process.stdout and "Clock: 1 of 1 epochs done" in process.stdout
-        assert [int(row["epoch"]) for row in history_rows(tmp_path)] == [1]
-        assert not (tmp_path / "in_progress").exists()
-
-
-def test_same_seed_same_metrics_and_every_output_written_atomically(tiny_cifar10, tmp_path):
-    """Two CPU runs with the same flags log the same numbers; the first is audited for how
-    it writes: nothing is written in the output folder itself, every output arrives there
-    by a rename from in_progress/, where the run kept it."""
-    histories = []
-    for run in ("audited", "plain"):
-        output_dir = tmp_path / run
-        flags = [
-            "--data-dir",
-            tiny_cifar10,
-            "--output-dir",
-            output_dir,
-            "--epochs",
-            2,
-            "--batch-size",
-            32,
-            "--seed",
-            11,
-            "--trust-data",
-        ]
-        if run == "audited":
-            audit_log = tmp_path / "audit.json"
-            process = subprocess.run(
-                [
-                    sys.executable,
-                    os.path.join(HERE, "audit_writes.py"),
-                    audit_log,
-                    SCRIPT,
-                    *map(str, flags),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=600,
-            )
-        else:
-            process = run_tutorial(*flags)
-        assert process.returncode == 0, describe(process)
-        histories.append(
-            [
-                {key: value for key, value in row.items() if "seconds" not in key}
-                for row in history_rows(output_dir)
-            ]
-        )
+def test_same_seed_same_metrics_and_every_output_written_atomically(tutorial_run, tmp_path):
+    """A CPU run with the flags of the shared run logs the same numbers; it is audited for how
+    it writes: in the output folder itself only the mark is written, and every output arrives
+    there by a rename from in_progress/, where the run kept it."""
+    _, shared_dir, data_dir = tutorial_run
+    audit_log = tmp_path / "audit.json"
+    flags = ["--data-dir", data_dir, "--output-dir", tmp_path / "audited", "--epochs", 3]
+    flags += ["--batch-size", 64, "--seed", 1]  # as tutorial_run
+    process = subprocess.run(
+        [sys.executable, os.path.join(HERE, "audit_writes.py"), audit_log, SCRIPT,
+         *trusted(flags)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert process.returncode == 0, describe(process)
+    histories = [
+        [{key: value for key, value in row.items() if "seconds" not in key}
+         for row in history_rows(output_dir)]
+        for output_dir in (tmp_path / "audited", shared_dir)
+    ]  # fmt: skip
     assert histories[0] == histories[1]
-    assert len(histories[0]) == 2
+    assert len(histories[0]) == 3
 
     events = json.loads(audit_log.read_text())
     audited_dir = str(tmp_path / "audited")
