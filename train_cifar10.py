@@ -27,9 +27,9 @@
 # 9. Plot the learning curves, and what the first layer sees
 # 10. Save the model and use it on a picture file
 #
-# **How to run it** (Linux or macOS; or the notebook in Colab): `pip install -r
-# requirements.txt`, then `python train_cifar10.py`, or `python train_cifar10.py --epochs 3`
-# for a first try of a few minutes.
+# **How to run it** (Linux, macOS or Windows; the README gives the commands for each):
+# `pip install -r requirements.txt`, then `python train_cifar10.py`, or `python
+# train_cifar10.py --epochs 3` for a first try of a few minutes.
 # It downloads CIFAR-10 (170 MB, once), trains the network and writes its plots, metrics
 # and model to `outputs/`. Offline, point it at a copy you downloaded elsewhere with
 # `--data-dir PATH`; `--help` lists every flag. Each `# %%` block is a notebook cell (VS
@@ -38,6 +38,14 @@
 # notebook), makes the script safe to run for real. Skip it: the story then runs from the
 # settings to the end, and calls the few helpers it needs from there by names that say
 # what they do.
+
+# %% [markdown]
+# **In Colab**, nothing needs installing: Colab's own Keras and TensorFlow are used. For a
+# GPU, choose *Runtime, Change runtime type, T4 GPU* before *Runtime, Run all*. A run saves
+# every epoch and resumes after a stop, but only while the runtime lives: Colab gives a
+# fresh machine after a disconnection. To keep the run (and the outputs) across runtimes,
+# mount Google Drive (*Files, Mount Drive*) and set `output_dir` in the settings below to
+# a folder there, such as `"/content/drive/MyDrive/cifar10_outputs"`.
 
 # %% [markdown]
 # ## 1. Setup
@@ -70,17 +78,19 @@ trust_data = False  # True: read a copy of data_dir that is not the official dow
 output_dir = "outputs"  # where plots, metrics and the model are written
 precision = "auto"  # or "float32", "mixed_bfloat16", "mixed_float16": see the README
 
-# %% [markdown]
-# **Housekeeping: skip it on a first reading, down to "The libraries".** The cells below
-# (folded in the notebook) make the script safe to run for real, and they all stand here,
-# none later: they read command-line flags, keep the console to the tutorial's own lines,
-# turn every failure into one line, pick the fastest precision, read a local copy of
-# CIFAR-10 only if it is the official download (or you vouch for it), write only into an
-# output folder of the tutorial's own, one run at a time, save every epoch so a stopped
-# run resumes, and move the results into place. The story calls them by names that say what they do:
-# `load_cifar10`, `open_run_folder`, `save_figure`, `augmented_batches`,
-# `resume_from_backup`, `SaveProgress`, `work_file` and `publish_outputs`, and the list
-# `history_rows` (one row per epoch).
+# %% [markdown] id="housekeeping"
+# ### Housekeeping: skip it on a first reading, down to "The libraries"
+#
+# The cells of this section (folded in the notebook; in Colab the whole section is
+# collapsed, and one click on its heading shows it) make the script safe to run for real,
+# and they all stand here, none later: they read command-line flags, keep the console to
+# the tutorial's own lines, turn every failure into one line, pick the fastest precision,
+# read a local copy of CIFAR-10 only if it is the official download (or you vouch for it),
+# write only into an output folder of the tutorial's own, one run at a time, save every
+# epoch so a stopped run resumes, and move the results into place. The story calls them by
+# names that say what they do: `load_cifar10`, `open_run_folder`, `save_figure`,
+# `augmented_batches`, `resume_from_backup`, `SaveProgress`, `work_file` and
+# `publish_outputs`, and the list `history_rows` (one row per epoch).
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 # The command line may override the settings above: python train_cifar10.py --epochs 5.
@@ -121,7 +131,10 @@ import os
 import signal
 
 epochs_saved = None  # before training
-real_stderr = os.dup(2)  # for the stop message, even while TensorFlow's loading is hushed
+try:  # for the stop message, even while TensorFlow's loading is hushed (IDLE: its window)
+    real_stderr = None if "idlelib" in sys.modules else os.dup(2)
+except OSError:  # no file descriptor 2: pythonw, which IDLE runs a script with on Windows
+    real_stderr = None
 STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"]  # a closed terminal, console
 STOP_SIGNALS = [getattr(signal, name) for name in STOP_SIGNALS if hasattr(signal, name)]
 
@@ -135,7 +148,10 @@ def stop(signal_number, frame):
     elif saved is not None:
         message = f"Stopped during epoch {next_epoch} of {epochs}: {saved} of {epochs} epochs "
         message += f"are saved, epoch {next_epoch}'s progress is lost. Run the same command again."
-    os.write(real_stderr, f"\n{message}\n".encode())
+    if real_stderr is None:
+        print(f"\n{message}", file=sys.stderr, flush=True)
+    else:
+        os.write(real_stderr, f"\n{message}\n".encode())
     os._exit(130)  # at once: every file is either complete or in the run's in_progress/
 
 
@@ -152,8 +168,11 @@ if not in_notebook:
         signal.signal(stop_signal, stop)
     sys.excepthook = one_line_errors
     sys.stdout = sys.stdout or open(os.devnull, "w")  # started with its output closed
-    sys.stdout.reconfigure(line_buffering=True, errors="backslashreplace")  # a log, any encoding
-    sys.stderr.reconfigure(errors="backslashreplace")
+    if hasattr(sys.stdout, "reconfigure"):  # a log, any encoding (IDLE's console has none)
+        sys.stdout.reconfigure(line_buffering=True, errors="backslashreplace")
+        sys.stderr.reconfigure(errors="backslashreplace")
+    if "idlelib" in sys.modules:  # IDLE's console says it is a terminal, but cannot redraw a
+        sys.stdout.isatty = lambda: False  # line: so Keras prints one line per epoch there
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
@@ -168,8 +187,8 @@ backend = os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 if backend not in ("tensorflow", "jax", "torch") or not importlib.util.find_spec(backend):
     sys.exit(f"error: KERAS_BACKEND={backend}: use tensorflow, jax or torch, installed")
 LOADING_NOTE = re.compile(r"WARNING: All log messages before absl|I\d{4} .*(cudart_stub|port)\.cc")
-if importlib.util.find_spec("tensorflow"):  # Keras imports it on every backend, if installed
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # TensorFlow's C++ log
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # TensorFlow's C++ log
+if importlib.util.find_spec("tensorflow") and real_stderr is not None:  # fd 2 to hush
     with tempfile.TemporaryFile("w+", errors="replace") as held_back:
         os.dup2(held_back.fileno(), 2)
         try:
@@ -179,6 +198,8 @@ if importlib.util.find_spec("tensorflow"):  # Keras imports it on every backend,
             os.dup2(real_stderr, 2)
             held_back.seek(0)
             sys.stderr.write("".join(line for line in held_back if not LOADING_NOTE.match(line)))
+if importlib.util.find_spec("tensorflow"):  # Keras imports it on every backend, if installed
+    import tensorflow as tf
 import keras
 import numpy as np
 
@@ -208,15 +229,21 @@ def choose_precision(capability, cpu_has_bfloat16):
         return "mixed_float16", f"a GPU of compute capability {capability[0]}.{capability[1]}"
     if capability:
         return "float32", "this GPU computes float16 slowly (compute capability below 7.0)"
-    if cpu_has_bfloat16 and backend != "jax":  # JAX measured slower in bfloat16 on a CPU
+    if backend == "jax":  # measured slower in bfloat16 than in float32 on a CPU
+        return "float32", "no GPU; on JAX, float32 is the faster choice on a processor"
+    if cpu_has_bfloat16 is None:  # no /proc/cpuinfo: Windows, macOS
+        return "float32", "no GPU; this processor's bfloat16 was not checked"
+    if cpu_has_bfloat16:
         return "mixed_bfloat16", "no GPU; the processor computes bfloat16 natively"
     return "float32", "no GPU, and no fast 16-bit arithmetic on this processor"
 
 
 reason = "chosen with --precision"
 if precision == "auto":
-    with open("/proc/cpuinfo" if os.access("/proc/cpuinfo", os.R_OK) else os.devnull) as cpuinfo:
-        bfloat16 = "_bf16" in cpuinfo.read()  # avx512_bf16 or amx_bf16
+    bfloat16 = None  # not known: only Linux tells, in /proc/cpuinfo
+    if os.access("/proc/cpuinfo", os.R_OK):
+        with open("/proc/cpuinfo") as cpuinfo:
+            bfloat16 = "_bf16" in cpuinfo.read()  # avx512_bf16 or amx_bf16
     precision, reason = choose_precision(gpu_compute_capability(), bfloat16)
 keras.mixed_precision.set_global_policy(precision)
 print(f"Precision: {precision} ({reason})")
@@ -347,6 +374,12 @@ def load_cifar10(data_dir):
 import json
 import shutil
 
+try:
+    import fcntl  # file locks on Linux and macOS
+except ImportError:  # Windows has its own
+    fcntl = None
+    import msvcrt
+
 MARK = "train_cifar10_outputs.txt"
 OUTPUT_FILES = """samples.png history.csv accuracy.png loss.png metrics.json confusion_matrix.png
     mistakes.png first_layer_maps.png cifar10_cnn.keras test_picture.png predictions.png""".split()
@@ -375,15 +408,11 @@ def read_json(path, kind=dict):
 def lock(file):
     """Lock the open file for this process, until it ends; False if another holds it."""
     try:
-        if os.name == "nt":  # Windows: a lock there bars reading, so lock a byte past the text
-            import msvcrt
-
+        if fcntl:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:  # Windows: a lock there bars reading, so lock a byte past the text
             file.seek(1_000_000)
             msvcrt.locking(file.fileno(), msvcrt.LK_NBLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except (BlockingIOError, PermissionError):
         return False
     except OSError as error:  # some network and cloud drives have no locks
@@ -448,10 +477,10 @@ def move_outputs_into_place():
     while moving them leaves metrics.json in in_progress/, and the next run finishes the move."""
     for name in OUTPUT_FILES:
         if name != "metrics.json" and os.path.lexists(work_file(name)):
-            os.replace(work_file(name), os.path.join(output_dir, name))
+            rename(work_file(name), os.path.join(output_dir, name))
     for path in [*backups().values(), work_file("run.json")]:
         remove(path)
-    os.replace(work_file("metrics.json"), os.path.join(output_dir, "metrics.json"))
+    rename(work_file("metrics.json"), os.path.join(output_dir, "metrics.json"))
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
@@ -470,9 +499,20 @@ def replace_atomically(path, write, *contents, **options):
     temporary = os.path.join(os.path.dirname(path), ".tmp-" + os.path.basename(path))
     try:
         write(temporary, *contents, **options)
-        os.replace(temporary, path)
+        rename(temporary, path)
     finally:
         remove(temporary)
+
+
+def rename(source, target):
+    """os.replace, retried for a few seconds while another program holds the target open
+    (Windows refuses then: Excel, a virus scanner), then skipped with a note: never a stop."""
+    for _ in range(20):  # 5 seconds
+        try:
+            return os.replace(source, target)
+        except PermissionError:
+            time.sleep(0.25)
+    print(f"Note: {target} is held open by another program, so it was not replaced.")
 
 
 def remove(path):
@@ -553,10 +593,10 @@ def duration(seconds):
 def clock_line(seconds_so_far, epochs_run):
     """How long this session's epochs took, and about how long the rest will take."""
     left = seconds_so_far / epochs_run * (epochs - epochs_saved)
-    return (
-        f"Clock: {epochs_saved} of {epochs} epochs done; {duration(seconds_so_far)} so far, "
-        f"about {duration(left)} to go."
-    )
+    so_far = f"{duration(seconds_so_far)} so far"
+    if epochs_run < epochs_saved:  # a resumed run times only the epochs it trained itself
+        so_far = f"this session's {epochs_run} took {duration(seconds_so_far)}"
+    return f"Clock: {epochs_saved} of {epochs} epochs done; {so_far}, about {duration(left)} to go."
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
@@ -713,10 +753,12 @@ def publish_outputs(confusion, **figures):
 
 
 # %% [markdown]
-# **The libraries.** Keras builds and trains the network; TensorFlow does the arithmetic,
-# unless you name another backend, JAX or PyTorch, in the `KERAS_BACKEND` environment
-# variable (the housekeeping read it into `backend`). NumPy holds the pictures as arrays;
-# matplotlib draws them.
+# ### The libraries
+#
+# Keras builds and trains the network; TensorFlow does the arithmetic, unless you name
+# another backend, JAX or PyTorch, in the `KERAS_BACKEND` environment variable (the
+# housekeeping read it into `backend`). NumPy holds the pictures as arrays; matplotlib
+# draws them.
 
 # %%
 import math
@@ -994,7 +1036,7 @@ epochs_saved = resume_from_backup(model)
 # finished epoch and prints the clock: how long the run has taken, and about how long is
 # left.
 # `initial_epoch=epochs_saved` makes a resumed run start after the epochs already saved.
-# In a terminal you see a progress bar; in a notebook or a log file, one line per epoch.
+# In a terminal you see a progress bar; in a notebook, IDLE or a log file, one line per epoch.
 
 # %%
 history = model.fit(

@@ -112,17 +112,19 @@ def tutorial_definitions(*names, **namespace):
 
 
 CLOCK_LINE = re.compile(
-    r"^Clock: (\d+) of (\d+) epochs done; (?:(\d+) min )?(\d+) s so far, about "
+    r"^Clock: (\d+) of (\d+) epochs done; (?:this session's (\d+) took )?(?:(\d+) min )?"
+    r"(\d+) s(?: so far)?, about "
     r"(?:(\d+) h )?(?:(\d+) min )?(?:(\d+) s )?to go\.$",
     re.MULTILINE,
 )
 
 
 def clock_lines(stdout):
-    """(epochs done, epochs, seconds so far, seconds to go) for each line of the clock."""
+    """(epochs done, epochs, seconds so far, seconds to go, epochs timed) for each line of the
+    clock: a resumed run times only the epochs it trained itself."""
     lines = []
-    for done, total, minutes, seconds, *left in CLOCK_LINE.findall(stdout):
+    for done, total, timed, minutes, seconds, *left in CLOCK_LINE.findall(stdout):
         so_far = 60 * int(minutes or 0) + int(seconds)
         to_go = 3600 * int(left[0] or 0) + 60 * int(left[1] or 0) + int(left[2] or 0)
-        lines.append((int(done), int(total), so_far, to_go))
+        lines.append((int(done), int(total), so_far, to_go, int(timed or done)))
     return lines

@@ -1,10 +1,15 @@
 """What a learner sees in the terminal: the tutorial's own lines, and no library chatter."""
 
 import re
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
 from cifar_files import CLASS_NAMES
+from conftest import SCRIPT, trusted
 
 # TensorFlow's and absl's C++ log lines: "I0000 00:00:1795962087.497482 6708 cudart_stub.cc:31] ..."
 LIBRARY_LOG_LINE = re.compile(r"^[IWEF]\d{4} ")
@@ -54,3 +59,46 @@ def test_the_tutorials_own_lines_in_order(console_run):
     assert percentages == sorted(percentages, reverse=True), percentages
     assert sum(percentages) <= 100.15, percentages  # each is rounded to 0.1
     index_of(lines, position + 3, "Wrote ")
+
+
+# Runs the tutorial as IDLE does (F5): its console takes the place of stdout and stderr, and
+# has no fileno and no reconfigure, and says it is a terminal; on Windows IDLE starts the
+# script with pythonw, which has no file descriptor 2 at all.
+IDLE = """
+import io, os, runpy, sys, types
+
+class IdleConsole(io.TextIOBase):
+    def __init__(self, path):
+        self.file = open(path, "w", buffering=1)
+    def write(self, text):
+        return self.file.write(text)
+    def isatty(self):
+        return True
+
+stdout, stderr = IdleConsole(sys.argv[1]), IdleConsole(sys.argv[2])
+sys.modules["idlelib"] = types.ModuleType("idlelib")
+os.close(2)
+sys.stdout, sys.stderr = stdout, stderr
+sys.argv = sys.argv[3:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_in_idles_console_it_prints_one_line_per_epoch_and_its_stop_message(tiny_cifar10, tmp_path):
+    stdout, stderr = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    flags = trusted(["--data-dir", tiny_cifar10, "--output-dir", tmp_path / "out", "--epochs", 3])
+    process = subprocess.Popen([sys.executable, "-c", IDLE, stdout, stderr, SCRIPT, *flags])
+    deadline = time.monotonic() + 300
+    while not stdout.exists() or "Clock: 1 of 3" not in stdout.read_text():
+        assert process.poll() is None, stderr.read_text() if stderr.exists() else ""
+        assert time.monotonic() < deadline, "the first epoch never ended"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 130, stderr.read_text()
+    printed = stdout.read_text()
+    for line in ("Precision: ", "Keras ", "x_train: (270, 32, 32, 3)", "Epoch 1/3"):
+        assert line in printed, printed
+    assert re.search(r"^3/3 - .*val_loss", printed, re.MULTILINE), "one line per epoch"
+    assert "\r" not in printed and "\b" not in printed, "a progress bar IDLE cannot redraw"
+    assert "Traceback" not in stderr.read_text()
+    assert stderr.read_text().strip().splitlines()[-1].startswith("Stopped during epoch 2 of 3")

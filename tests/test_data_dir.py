@@ -10,6 +10,7 @@ import os
 import pickle
 import re
 import shutil
+import sys
 import tarfile
 import tracemalloc
 
@@ -170,9 +171,8 @@ def test_a_damaged_trusted_copy_is_refused_with_one_line(copy, kind):
         assert word in message, (word, message)
 
 
-@pytest.mark.parametrize("kind", ["label out of range", "truncated archive"])
-def test_on_the_command_line_a_damaged_copy_is_one_line_and_nothing_written(copy, kind, tmp_path):
-    path, words = damage(kind, *copy)
+def test_on_the_command_line_a_damaged_copy_is_one_line_and_nothing_written(copy, tmp_path):
+    path, words = damage("truncated archive", *copy)
     output_dir = tmp_path / "out"
     process = run_tutorial("--data-dir", path, "--output-dir", output_dir)
     assert process.returncode == 1, describe(process)
@@ -183,11 +183,10 @@ def test_on_the_command_line_a_damaged_copy_is_one_line_and_nothing_written(copy
 
 
 def test_a_missing_data_dir_is_one_line(tmp_path):
-    process = run_tutorial("--data-dir", tmp_path / "nowhere", "--output-dir", tmp_path / "out")
-    assert process.returncode == 1, describe(process)
-    assert process.stderr.strip().splitlines() == [
-        f"error: {tmp_path / 'nowhere'}: no such file or folder"
-    ]
+    load_cifar10 = tutorial_definitions("load_cifar10", os=os, sys=sys)["load_cifar10"]
+    with pytest.raises(SystemExit) as stopped:
+        load_cifar10(str(tmp_path / "nowhere"))
+    assert stopped.value.code == f"error: {tmp_path / 'nowhere'}: no such file or folder"
 
 
 def test_digests_read_in_chunks_so_memory_stays_flat(tmp_path):

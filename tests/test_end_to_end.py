@@ -165,7 +165,7 @@ def test_the_clock_says_after_each_epoch_how_long_so_far_and_how_long_to_go(tuto
         seconds = [float(row["epoch_seconds"]) for row in csv.DictReader(history_file)]
     clock = clock_lines(process.stdout)
     assert [line[:2] for line in clock] == [(1, 3), (2, 3), (3, 3)], process.stdout[-3000:]
-    for (done, total, so_far, to_go), epoch_line in zip(
+    for (done, total, so_far, to_go, _), epoch_line in zip(
         clock, re.findall(r"^\d+/\d+ - .*\n(Clock: .*)$", process.stdout, re.MULTILINE)
     ):
         assert epoch_line.startswith(f"Clock: {done} of")  # right after Keras' epoch line

@@ -4,6 +4,7 @@ import ast
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -92,13 +93,50 @@ def test_one_story_one_skip():
     introduction = notebook.cells[first - 1]
     assert introduction.cell_type == "markdown"
     skip_to = re.match(
-        r"\*\*Housekeeping: skip it on a first reading, down to \"([^\"]+)\"\.\*\*",
+        r"### Housekeeping: skip it on a first reading, down to \"([^\"]+)\"\n",
         introduction.source,
     )
     assert skip_to, introduction.source
     resumes = notebook.cells[last + 1]
-    assert resumes.cell_type == "markdown" and resumes.source.startswith(f"**{skip_to[1]}.**")
+    assert resumes.cell_type == "markdown" and resumes.source.startswith(f"### {skip_to[1]}\n")
     assert sum("Housekeeping" in cell.source for cell in notebook.cells) == 1
+
+
+def colab_section(notebook):
+    """The cells of the section that Colab shows collapsed: from the heading cell named in
+    the notebook's colab.collapsed_sections to the next heading of its level or higher."""
+    (section_id,) = notebook.metadata["colab"]["collapsed_sections"]
+    start = next(i for i, c in enumerate(notebook.cells) if c.metadata.get("id") == section_id)
+    level = len(re.match(r"#+ ", notebook.cells[start].source)[0]) - 1
+    end = next(
+        i
+        for i, cell in enumerate(notebook.cells)
+        if i > start and cell.cell_type == "markdown" and re.match(f"#{{1,{level}}} ", cell.source)
+    )
+    return notebook.cells[start:end], notebook.cells[end]
+
+
+def test_colab_shows_the_housekeeping_as_one_collapsed_section():
+    """Colab folds by section, not by jupyter.source_hidden: the housekeeping has a heading of
+    its own, listed in colab.collapsed_sections, and the section ends at "The libraries"."""
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    section, after = colab_section(notebook)
+    housekeeping = [c for c in notebook.cells if "housekeeping" in c.metadata.get("tags", [])]
+    assert section[1:] == housekeeping, "the section should hold the housekeeping, all of it"
+    assert after.source.startswith("### The libraries")
+    assert not any("parameters" in cell.metadata.get("tags", []) for cell in section)
+
+
+def test_regenerating_the_notebook_keeps_its_colab_metadata(tmp_path):
+    shutil.copy(SCRIPT, tmp_path)
+    shutil.copy(NOTEBOOK, tmp_path)
+    command = [sys.executable, "-m", *REGENERATE.split()]
+    regenerated = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+    assert regenerated.returncode == 0, describe(regenerated)
+    notebook = nbformat.read(str(tmp_path / "train_cifar10.ipynb"), as_version=4)
+    committed = nbformat.read(NOTEBOOK, as_version=4)
+    assert notebook.metadata["colab"] == committed.metadata["colab"]
+    assert colab_section(notebook)[0] == colab_section(committed)[0]
 
 
 def test_the_story_calls_the_housekeeping_only_by_the_names_the_introduction_gives():

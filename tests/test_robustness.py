@@ -38,7 +38,8 @@ def history_rows(output_dir):
 def test_same_seed_same_metrics_and_every_output_written_atomically(tutorial_run, tmp_path):
     """A CPU run with the flags of the shared run logs the same numbers; it is audited for how
     it writes: in the output folder itself only the mark is written, and every output arrives
-    there by a rename from in_progress/, where the run kept it."""
+    there by a rename from in_progress/, where the run kept it. It runs with its output
+    closed (started from a desktop, say), and finishes all the same."""
     _, shared_dir, data_dir = tutorial_run
     audit_log = tmp_path / "audit.json"
     flags = ["--data-dir", data_dir, "--output-dir", tmp_path / "audited", "--epochs", 3]
@@ -46,9 +47,10 @@ def test_same_seed_same_metrics_and_every_output_written_atomically(tutorial_run
     process = subprocess.run(
         [sys.executable, os.path.join(HERE, "audit_writes.py"), audit_log, SCRIPT,
          *trusted(flags)],
-        capture_output=True, text=True, timeout=600,
+        stderr=subprocess.PIPE, text=True, timeout=600, preexec_fn=lambda: os.close(1),
     )  # fmt: skip
-    assert process.returncode == 0, describe(process)
+    assert process.returncode == 0, process.stderr
+    assert "Traceback" not in process.stderr, process.stderr
     histories = [
         [{key: value for key, value in row.items() if "seconds" not in key}
          for row in history_rows(output_dir)]
@@ -111,19 +113,26 @@ def test_output_folder_without_write_permission_is_refused_at_once(tiny_cifar10,
     assert "Epoch 1" not in process.stdout
 
 
-def test_few_pictures_and_a_class_missing_from_the_test_set(tmp_path):
+def test_few_pictures_a_class_missing_and_an_ascii_console(tmp_path):
     """Ten training pictures (fewer than the 48 of the sample grid) and no test cat: the run
-    finishes, and metrics.json says null, not NaN, for the class it cannot score."""
+    finishes, and metrics.json says null, not NaN, for the class it cannot score. Its console
+    is ASCII, and its output folder's name is not: said in the characters the console has."""
     folder = write_cifar10(str(tmp_path / "data"), per_batch=2, test_size=20, seed=3)
     pictures = np.zeros((18, 32, 32, 3), np.uint8)
     labels = [label for label in range(10) if label != 3] * 2
     (tmp_path / "data" / "cifar-10-batches-py" / "test_batch").write_bytes(
         python2_pickle(batch_record(pictures, labels, "test_batch"))
     )
-    output_dir = tmp_path / "out"
-    process = run_tutorial("--data-dir", folder, "--output-dir", output_dir, "--epochs", 1)
+    output_dir = tmp_path / "résultats"
+    process = run_tutorial(
+        "--data-dir", folder, "--output-dir", output_dir, "--epochs", 1,
+        env={"PYTHONIOENCODING": "ascii"},
+    )  # fmt: skip
     assert process.returncode == 0, describe(process)
+    assert "Traceback" not in process.stderr, process.stderr
     assert "x_train: (9, 32, 32, 3)" in process.stdout
+    assert "r\\xe9sultats" in process.stdout
+    assert sorted(os.listdir(output_dir)) == AFTER_A_RUN
 
     def refuse(constant):
         raise ValueError(f"{constant} in metrics.json")
