@@ -230,12 +230,12 @@ def choose_precision(capability, cpu_has_bfloat16):
     if capability:
         return "float32", "this GPU computes float16 slowly (compute capability below 7.0)"
     if backend == "jax":  # measured slower in bfloat16 than in float32 on a CPU
-        return "float32", "no GPU; on JAX, float32 is the faster choice on a processor"
+        return "float32", "no GPU for jax; on JAX, float32 is the faster choice on a processor"
     if cpu_has_bfloat16 is None:  # no /proc/cpuinfo: Windows, macOS
-        return "float32", "no GPU; this processor's bfloat16 was not checked"
+        return "float32", f"no GPU for {backend}; this processor's bfloat16 was not checked"
     if cpu_has_bfloat16:
-        return "mixed_bfloat16", "no GPU; the processor computes bfloat16 natively"
-    return "float32", "no GPU, and no fast 16-bit arithmetic on this processor"
+        return "mixed_bfloat16", f"no GPU for {backend}; the processor computes bfloat16 natively"
+    return "float32", f"no GPU for {backend}, and no fast 16-bit arithmetic on this processor"
 
 
 reason = "chosen with --precision"
@@ -595,7 +595,7 @@ def clock_line(seconds_so_far, epochs_run):
     left = seconds_so_far / epochs_run * (epochs - epochs_saved)
     so_far = f"{duration(seconds_so_far)} so far"
     if epochs_run < epochs_saved:  # a resumed run times only the epochs it trained itself
-        so_far = f"this session's {epochs_run} took {duration(seconds_so_far)}"
+        so_far = f"the {epochs_run} since resuming took {duration(seconds_so_far)}"
     return f"Clock: {epochs_saved} of {epochs} epochs done; {so_far}, about {duration(left)} to go."
 
 

@@ -112,7 +112,7 @@ def tutorial_definitions(*names, **namespace):
 
 
 CLOCK_LINE = re.compile(
-    r"^Clock: (\d+) of (\d+) epochs done; (?:this session's (\d+) took )?(?:(\d+) min )?"
+    r"^Clock: (\d+) of (\d+) epochs done; (?:the (\d+) since resuming took )?(?:(\d+) min )?"
     r"(\d+) s(?: so far)?, about "
     r"(?:(\d+) h )?(?:(\d+) min )?(?:(\d+) s )?to go\.$",
     re.MULTILINE,

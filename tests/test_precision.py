@@ -41,10 +41,10 @@ def fake_tensorflow(details):
         ({"compute_capability": (5, 0)}, False, "tensorflow", "float32", "below 7.0"),
         (None, True, "tensorflow", "mixed_bfloat16", "bfloat16 natively"),
         (None, True, "torch", "mixed_bfloat16", "bfloat16 natively"),
-        (None, True, "jax", "float32", "on JAX, float32 is the faster"),
+        (None, True, "jax", "float32", "no GPU for jax; on JAX, float32 is the faster"),
         (None, False, "tensorflow", "float32", "no fast 16-bit arithmetic"),
         (None, None, "tensorflow", "float32", "bfloat16 was not checked"),  # Windows, macOS
-        (None, None, "torch", "float32", "bfloat16 was not checked"),
+        (None, None, "torch", "float32", "no GPU for torch; this processor's bfloat16 was not"),
     ],
 )  # fmt: skip
 def test_auto_precision(details, bfloat16, backend, expected, why):

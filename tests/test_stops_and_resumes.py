@@ -174,8 +174,8 @@ def test_a_run_killed_in_epoch_2_leaves_the_last_run_alone_and_the_same_command_
     clock = clock_lines(resumed.stdout)  # the resumed run times its own epochs only
     assert [line[:2] for line in clock] == [(2, 3), (3, 3)], resumed.stdout
     assert clock[0][2] < 60 and abs(clock[0][3] - clock[0][2]) <= 1.5
-    assert [line[4] for line in clock] == [1, 2]  # "this session's 1 took ...", then 2
-    assert "Clock: 2 of 3 epochs done; this session's 1 took " in resumed.stdout
+    assert [line[4] for line in clock] == [1, 2]  # "the 1 since resuming took ...", then 2
+    assert "Clock: 2 of 3 epochs done; the 1 since resuming took " in resumed.stdout
     now = file_hashes(output_dir)
     assert sorted(now) == AFTER_A_RUN
     unchanged = [name for name in OUTPUT_FILES if now[name] == first[name]]
