@@ -504,6 +504,14 @@ def replace_atomically(path, write, *contents, **options):
         remove(temporary)
 
 
+def remove(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.remove(path)
+
+
+# %% tags=["housekeeping"] jupyter={"source_hidden": true}
 def rename(source, target):
     """os.replace, retried for a few seconds while another program holds the target open
     (Windows refuses then: Excel, a virus scanner), then skipped with a note: never a stop."""
@@ -515,14 +523,6 @@ def rename(source, target):
     print(f"Note: {target} is held open by another program, so it was not replaced.")
 
 
-def remove(path):
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path)
-    elif os.path.lexists(path):
-        os.remove(path)
-
-
-# %% tags=["housekeeping"] jupyter={"source_hidden": true}
 def write_json(path, contents):
     with open(path, "w") as json_file:
         json.dump(contents, json_file, indent=2, allow_nan=False)
