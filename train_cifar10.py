@@ -454,7 +454,10 @@ def open_run_folder():
     if backups() and stopped != run_settings:
         sys.exit(other_settings(stopped))
     for name in OUTPUT_FILES + [name for name in os.listdir(work_dir) if name[:5] == ".tmp-"]:
-        remove(work_file(name))  # to be written afresh; a symbolic link goes, not its target
+        try:  # to be written afresh; a symbolic link goes, not its target
+            remove(work_file(name))
+        except PermissionError:  # held open by another program (Windows): replaced later
+            pass
     run = {"settings": run_settings, "process": os.getpid(), "notebook": in_notebook}
     replace_atomically(work_file("run.json"), write_json, run)
     check_free_space()
@@ -519,6 +522,8 @@ def rename(source, target):
         try:
             return os.replace(source, target)
         except PermissionError:
+            if fcntl:  # Linux, macOS: an open file never blocks this; a real refusal
+                raise
             time.sleep(0.25)
     print(f"Note: {target} is held open by another program, so it was not replaced.")
 
