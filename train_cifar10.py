@@ -507,6 +507,11 @@ def replace_atomically(path, write, *contents, **options):
         remove(temporary)
 
 
+def write_json(path, contents):
+    with open(path, "w") as json_file:
+        json.dump(contents, json_file, indent=2, allow_nan=False)
+
+
 def remove(path):
     if os.path.isdir(path) and not os.path.islink(path):
         shutil.rmtree(path)
@@ -526,11 +531,6 @@ def rename(source, target):
                 raise
             time.sleep(0.25)
     print(f"Note: {target} is held open by another program, so it was not replaced.")
-
-
-def write_json(path, contents):
-    with open(path, "w") as json_file:
-        json.dump(contents, json_file, indent=2, allow_nan=False)
 
 
 def write_history(path):
