@@ -130,7 +130,7 @@ globals().update(vars(args))  # each flag replaces the setting of the same name
 import os
 import signal
 
-epochs_saved = None  # before training
+epochs_saved = None  # how many epochs the newest backup holds, once training begins
 try:  # for the stop message, even while TensorFlow's loading is hushed (IDLE: its window)
     real_stderr = None if "idlelib" in sys.modules else os.dup(2)
 except OSError:  # no file descriptor 2: pythonw, which IDLE runs a script with on Windows
@@ -140,14 +140,10 @@ STOP_SIGNALS = [getattr(signal, name) for name in STOP_SIGNALS if hasattr(signal
 
 
 def stop(signal_number, frame):
-    saved, next_epoch = epochs_saved, (epochs_saved or 0) + 1
-    message = "Stopped before training began; run the same command again to start."
-    if saved == epochs:
-        message = "Stopped after training, with every epoch saved. Run the same command "
-        message += "again to write the outputs (it will not train again)."
-    elif saved is not None:
-        message = f"Stopped during epoch {next_epoch} of {epochs}: {saved} of {epochs} epochs "
-        message += f"are saved, epoch {next_epoch}'s progress is lost. Run the same command again."
+    message = "Stopped before training began"
+    if epochs_saved is not None:
+        message = f"Stopped with {epochs_saved} of {epochs} epochs saved"
+    message += ": run the same command again to go on from there."
     if real_stderr is None:
         print(f"\n{message}", file=sys.stderr, flush=True)
     else:
@@ -231,11 +227,10 @@ def choose_precision(capability, cpu_has_bfloat16):
         return "float32", "this GPU computes float16 slowly (compute capability below 7.0)"
     if backend == "jax":  # measured slower in bfloat16 than in float32 on a CPU
         return "float32", "no GPU for jax; on JAX, float32 is the faster choice on a processor"
-    if cpu_has_bfloat16 is None:  # no /proc/cpuinfo: Windows, macOS
-        return "float32", f"no GPU for {backend}; this processor's bfloat16 was not checked"
     if cpu_has_bfloat16:
         return "mixed_bfloat16", f"no GPU for {backend}; the processor computes bfloat16 natively"
-    return "float32", f"no GPU for {backend}, and no fast 16-bit arithmetic on this processor"
+    checked = "is not native" if cpu_has_bfloat16 is False else "was not checked"  # Windows, macOS
+    return "float32", f"no GPU for {backend}; this processor's bfloat16 {checked}"
 
 
 reason = "chosen with --precision"
@@ -292,7 +287,8 @@ def not_official(what, hint=""):
 # red values, then green, then blue), and b"labels", one class number 0-9 per picture.
 def read_batch(name, file):
     try:
-        batch = pickle.load(file, encoding="bytes")
+        with file:
+            batch = pickle.load(file, encoding="bytes")
         images = batch[b"data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
         labels = np.array(batch[b"labels"], dtype=np.uint8).reshape(-1, 1)  # fails below 0
         if images.dtype != np.uint8 or len(labels) != len(images) or labels.max() > 9:
@@ -303,43 +299,24 @@ def read_batch(name, file):
     return images, labels
 
 
-def read_archive(path):
-    if not trust_data and digest(path, "sha256") != ARCHIVE_SHA256:
-        unpack = " (or unpack it and pass its folder: the official files in it still match)"
-        raise not_official("not the official cifar-10-python.tar.gz", unpack)
-    batches = {}
-    with tarfile.open(path) as archive:  # it holds cifar-10-batches-py/data_batch_1, ...
-        for file in archive:
-            name = os.path.basename(file.name)
-            if name in BATCH_MD5 and file.isfile():
-                batches[name] = read_batch(name, archive.extractfile(file))
-    return batches
-
-
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
-def read_folder(folder):
-    files = {name: os.path.join(folder, name) for name in BATCH_MD5}
-    files = {name: path for name, path in files.items() if os.path.isfile(path)}
-    changed = [name for name, path in files.items() if digest(path, "md5") != BATCH_MD5[name]]
-    if changed and not trust_data:
-        raise not_official(f"not the official CIFAR-10 files ({', '.join(changed)} differ)")
-    batches = {}
-    for name, path in files.items():
-        with open(path, "rb") as file:
-            batches[name] = read_batch(name, file)
-    return batches
-
-
 def load_local_cifar10(path):
     """The pictures of a local copy: the archive, its folder, or the folder holding that."""
-    inner = os.path.join(path, "cifar-10-batches-py")
-    if os.path.isfile(path):
-        batches = read_archive(path)
+    if os.path.isfile(path):  # the archive: it holds cifar-10-batches-py/data_batch_1, ...
+        if not trust_data and digest(path, "sha256") != ARCHIVE_SHA256:
+            unpack = " (or unpack it and pass its folder: the official files in it still match)"
+            raise not_official("not the official cifar-10-python.tar.gz", unpack)
+        with tarfile.open(path) as archive:
+            files = {name: archive.extractfile(f"cifar-10-batches-py/{name}") for name in BATCH_MD5}
+            batches = {name: read_batch(name, file) for name, file in files.items()}
     else:
-        batches = read_folder(inner if os.path.isdir(inner) else path)
-    missing = [name for name in BATCH_MD5 if name not in batches]
-    if missing:
-        raise ValueError(f"no {', '.join(missing)}: not a copy of CIFAR-10 as it is downloaded")
+        inner = os.path.join(path, "cifar-10-batches-py")
+        folder = inner if os.path.isdir(inner) else path
+        files = {name: os.path.join(folder, name) for name in BATCH_MD5}
+        changed = [name for name, file in files.items() if digest(file, "md5") != BATCH_MD5[name]]
+        if changed and not trust_data:
+            raise not_official(f"not the official CIFAR-10 files ({', '.join(changed)} differ)")
+        batches = {name: read_batch(name, open(file, "rb")) for name, file in files.items()}
     training = [batches[f"data_batch_{number}"] for number in range(1, 6)]
     x_train = np.concatenate([images for images, labels in training])
     y_train = np.concatenate([labels for images, labels in training])
@@ -349,21 +326,21 @@ def load_local_cifar10(path):
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 def load_cifar10(data_dir):
     """CIFAR-10 as NumPy arrays: downloaded by Keras, or read from a local copy."""
-    if data_dir is not None and not os.path.exists(data_dir):
+    if data_dir is None:
+        try:
+            return keras.datasets.cifar10.load_data()  # or Keras' copy of an earlier download
+        except Exception as error:
+            sys.exit(
+                f"error: could not download CIFAR-10 ({error}), nor find it in Keras' cache. "
+                "Offline? Get cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/"
+                "cifar.html on another machine, then use --data-dir PATH"
+            )
+    if not os.path.exists(data_dir):
         sys.exit(f"error: {data_dir}: no such file or folder")
     try:
-        if data_dir is not None:
-            return load_local_cifar10(data_dir)
-    except (ValueError, OSError, EOFError, tarfile.TarError, zlib.error) as error:
+        return load_local_cifar10(data_dir)
+    except (ValueError, OSError, EOFError, KeyError, tarfile.TarError, zlib.error) as error:
         sys.exit(f"error: {data_dir}: {error}")  # missing, damaged, or not the official copy
-    try:
-        return keras.datasets.cifar10.load_data()  # or Keras' copy of an earlier download
-    except Exception as error:
-        offline = "Offline? Get cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/"
-        offline += "cifar.html on another machine, then use --data-dir PATH"
-        sys.exit(
-            f"error: could not download CIFAR-10 ({error}), nor find it in Keras' cache. {offline}"
-        )
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
@@ -383,11 +360,9 @@ except ImportError:  # Windows has its own
 MARK = "train_cifar10_outputs.txt"
 OUTPUT_FILES = """samples.png history.csv accuracy.png loss.png metrics.json confusion_matrix.png
     mistakes.png first_layer_maps.png cifar10_cnn.keras test_picture.png predictions.png""".split()
-SPACE_NEEDED = 100_000_000  # bytes free before each backup: one takes about 10 MB
 work_dir = os.path.join(output_dir, "in_progress")
 run_settings = dict(vars(args), backend=backend, output_dir=None, trust_data=None)
 run_settings["data_dir"] = data_dir and os.path.realpath(data_dir)  # however it is reached
-output_lock = globals().get("output_lock")  # a notebook running this cell again
 
 
 def work_file(name):
@@ -425,15 +400,13 @@ def claim_output_folder():
     """Take the output folder if it is new, empty or marked; lock it: one run at a time."""
     global output_lock
     mark = os.path.join(output_dir, MARK)
-    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
-        sys.exit(f"error: the output folder {output_dir!r} is a file, not a folder")
     os.makedirs(output_dir, exist_ok=True)
     shown = [name for name in os.listdir(output_dir) if name[0] != "."]  # not .DS_Store, ...
     if shown and not os.path.isfile(mark):
         sys.exit(f"error: {output_dir!r} is not empty and has no {MARK}: not this tutorial's")
-    if output_lock is not None:  # a notebook running its cells again: its own earlier lock
-        output_lock.close()
-    output_lock = open(mark, "ab")  # made empty if missing; never written to, never deleted
+    # Made empty if missing; never written to, never deleted. (A notebook running this
+    # again: its earlier lock closes as the name output_lock takes the new file.)
+    output_lock = open(mark, "ab")
     if not lock(output_lock):
         holder = read_json(work_file("run.json"))
         who = f"process {holder.get('process', 'unknown')}"
@@ -451,30 +424,20 @@ def open_run_folder():
         print(f"Finished moving the last run's outputs into {output_dir}.")
     os.makedirs(work_dir, exist_ok=True)
     stopped = read_json(work_file("run.json")).get("settings")
-    if backups() and stopped != run_settings:
-        sys.exit(other_settings(stopped))
-    for name in OUTPUT_FILES + [name for name in os.listdir(work_dir) if name[:5] == ".tmp-"]:
-        try:  # to be written afresh; a symbolic link goes, not its target
-            remove(work_file(name))
-        except PermissionError:  # held open by another program (Windows): replaced later
-            pass
+    if backups() and stopped != run_settings:  # never delete a stopped run's saved epochs
+        stopped = stopped if type(stopped) is dict else {}  # run.json cannot be read
+        differ = [name for name in run_settings if stopped.get(name) != run_settings[name]]
+        settings = ", ".join(f"{name} {stopped.get(name)}" for name in differ)
+        sys.exit(
+            f"error: {work_dir!r} holds a stopped run with other settings ({settings}): run "
+            "with those to continue it, or delete that folder to start afresh"
+        )
     run = {"settings": run_settings, "process": os.getpid(), "notebook": in_notebook}
     replace_atomically(work_file("run.json"), write_json, run)
     check_free_space()
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
-def other_settings(stopped):
-    """One line for a stopped run whose settings (None: unknown) differ from this command's."""
-    stopped = stopped if type(stopped) is dict else {}  # run.json cannot be read
-    differ = [name for name in run_settings if stopped.get(name) != run_settings[name]]
-    return (
-        f"error: {work_dir!r} holds a stopped run with other settings "
-        f"({', '.join(f'{name} {stopped.get(name)}' for name in differ)}): run with those "
-        "to continue it, or delete that folder to start afresh"
-    )
-
-
 def move_outputs_into_place():
     """Move a complete run's outputs into the output folder, metrics.json last: a run stopped
     while moving them leaves metrics.json in in_progress/, and the next run finishes the move."""
@@ -500,6 +463,7 @@ HISTORY_COLUMNS = "epoch accuracy loss val_accuracy val_loss epoch_seconds batch
 def replace_atomically(path, write, *contents, **options):
     """Call write(temporary path, *contents), then rename the finished file to path."""
     temporary = os.path.join(os.path.dirname(path), ".tmp-" + os.path.basename(path))
+    remove(temporary)  # one left by a stop
     try:
         write(temporary, *contents, **options)
         rename(temporary, path)
@@ -561,11 +525,11 @@ def backups():
 
 
 def check_free_space():
-    free = shutil.disk_usage(work_dir).free
-    if free < SPACE_NEEDED:
+    free = shutil.disk_usage(work_dir).free // 1_000_000
+    if free < 100:  # megabytes: a backup takes about 10
         sys.exit(
-            f"error: only {free / 1e6:.0f} MB free for {work_dir!r}, and a backup needs "
-            f"{SPACE_NEEDED / 1e6:.0f} MB; free some space, then run the same command again"
+            f"error: only {free} MB free for {work_dir!r}, and a backup needs 100 MB; "
+            "free some space, then run the same command again"
         )
 
 
@@ -641,8 +605,6 @@ class SaveProgress(keras.callbacks.Callback):
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 def read_backup(saved, folder, model):
     """Load a backup's weights into the model, and return its history rows."""
-    if saved > epochs:
-        raise ValueError(f"it is numbered beyond --epochs {epochs}")
     rows = read_json(os.path.join(folder, "history.json"), list)
     rows = [{column: row[column] for column in HISTORY_COLUMNS} for row in rows]
     numbers = [value for row in rows for value in row.values()]
@@ -716,15 +678,11 @@ class AugmentedBatches(keras.utils.PyDataset):
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 # The end of a run: metrics.json, then every file moves into the output folder, it last.
-import platform
-
-
 def metrics_of_this_run(confusion, figures):
-    versions = {name: importlib.import_module(name).__version__ for name in (backend, "keras")}
-    per_class = [
-        float(right / count) if count else None
-        for right, count in zip(confusion.diagonal(), confusion.sum(axis=1))
-    ]
+    libraries = [backend, "keras", "numpy"]
+    versions = {name: importlib.import_module(name).__version__ for name in libraries}
+    right, count = confusion.diagonal(), confusion.sum(axis=1)
+    per_class = [float(right[n] / count[n]) if count[n] else None for n in range(NUM_CLASSES)]
     batch_seconds = sum(row["batch_seconds"] for row in history_rows)
     return dict(
         figures,
@@ -736,16 +694,14 @@ def metrics_of_this_run(confusion, figures):
         **{key: run_settings[key] for key in ("batch_size", "learning_rate", "seed", "backend")},
         precision=precision,
         data_source="keras.datasets (download)" if data_dir is None else data_dir,
-        versions=dict(versions, numpy=np.__version__, python=platform.python_version()),
+        versions=dict(versions, python=sys.version.split()[0]),
     )
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 def publish_outputs(confusion, **figures):
-    global output_lock
-    replace_atomically(
-        work_file("metrics.json"), write_json, metrics_of_this_run(confusion, figures)
-    )
+    metrics = metrics_of_this_run(confusion, figures)
+    replace_atomically(work_file("metrics.json"), write_json, metrics)
     if not in_notebook:  # finish moving the files, even on Ctrl-C: it takes milliseconds
         for stop_signal in STOP_SIGNALS:
             signal.signal(stop_signal, signal.SIG_IGN)
@@ -754,7 +710,6 @@ def publish_outputs(confusion, **figures):
     if not os.listdir(work_dir):  # any file that another program put there stays
         os.rmdir(work_dir)
     output_lock.close()  # the folder is free for the next run, even while a notebook stays open
-    output_lock = None
 
 
 # %% [markdown]

@@ -101,4 +101,6 @@ def test_in_idles_console_it_prints_one_line_per_epoch_and_its_stop_message(tiny
     assert re.search(r"^3/3 - .*val_loss", printed, re.MULTILINE), "one line per epoch"
     assert "\r" not in printed and "\b" not in printed, "a progress bar IDLE cannot redraw"
     assert "Traceback" not in stderr.read_text()
-    assert stderr.read_text().strip().splitlines()[-1].startswith("Stopped during epoch 2 of 3")
+    assert (
+        stderr.read_text().strip().splitlines()[-1].startswith("Stopped with 1 of 3 epochs saved")
+    )

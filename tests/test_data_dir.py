@@ -21,7 +21,7 @@ from cifar_files import batch_record, python2_pickle, write_archive
 from conftest import ROOT, describe, run_tutorial, tutorial_definitions
 
 READER = ["ARCHIVE_SHA256", "BATCH_MD5", "digest", "not_official", "read_batch"]
-READER += ["read_archive", "read_folder", "load_local_cifar10"]
+READER += ["load_local_cifar10"]
 
 
 def reader(trust_data, **digests):

@@ -42,7 +42,7 @@ def fake_tensorflow(details):
         (None, True, "tensorflow", "mixed_bfloat16", "bfloat16 natively"),
         (None, True, "torch", "mixed_bfloat16", "bfloat16 natively"),
         (None, True, "jax", "float32", "no GPU for jax; on JAX, float32 is the faster"),
-        (None, False, "tensorflow", "float32", "no fast 16-bit arithmetic"),
+        (None, False, "tensorflow", "float32", "this processor's bfloat16 is not native"),
         (None, None, "tensorflow", "float32", "bfloat16 was not checked"),  # Windows, macOS
         (None, None, "torch", "float32", "no GPU for torch; this processor's bfloat16 was not"),
     ],

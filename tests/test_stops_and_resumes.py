@@ -111,9 +111,9 @@ def test_a_stop_in_epoch_2_says_in_one_line_what_is_saved(slow_data, tmp_path, s
     stderr = read(tmp_path / "stderr.txt")
     assert "Traceback" not in stderr, stderr
     message = last_line(stderr)
-    assert "Stopped during epoch 2 of 3" in message, message
-    assert re.search(r"\b1 (of 3 )?epochs? (are|is) saved", message), message
-    assert "epoch 2's progress is lost" in message, message
+    assert message == (
+        "Stopped with 1 of 3 epochs saved: run the same command again to go on from there."
+    ), message
     assert not (output_dir / "metrics.json").exists()  # the rerun: a test of its own, below
 
 
@@ -134,8 +134,7 @@ def test_ctrl_c_after_training_then_the_rerun_only_writes_the_outputs(slow_data,
     stderr = read(tmp_path / "stderr.txt")
     assert "Traceback" not in stderr, stderr
     message = last_line(stderr)
-    assert "Stopped after training" in message, message
-    assert "with every epoch saved" in message, message
+    assert message.startswith("Stopped with 1 of 1 epochs saved: run the same command"), message
     assert not (output_dir / "metrics.json").exists()
 
     rerun = run_tutorial(*flags)
@@ -335,7 +334,9 @@ def test_edits_and_leftovers_in_a_stopped_runs_folder_cannot_wedge_the_resume(
     process = run_in(tmp_path, *linked)
     assert process.returncode == 0, describe(process)
     assert "Traceback" not in process.stderr
-    assert re.search(r"The backup \S*backup-00005 cannot be read \(.*--epochs 3", process.stdout)
+    assert re.search(
+        r"The backup \S*backup-00005 cannot be read \(.*does not match", process.stdout
+    )
     assert "Resuming: 2 of 3 epochs are saved. Continuing with epoch 3." in process.stdout
     rows = list(csv.DictReader(open(tmp_path / "out" / "history.csv")))
     assert [int(row["epoch"]) for row in rows] == [1, 2, 3]

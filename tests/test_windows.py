@@ -67,13 +67,13 @@ def test_the_tutorial_with_its_windows_branches(tutorial_run, slow_data, tmp_pat
     assert "Traceback" not in second.stderr
     assert first.wait(timeout=60) == 130
     stopped = (tmp_path / "stderr.txt").read_text().strip().splitlines()[-1]
-    saved = re.match(r"Stopped during epoch (\d) of 2: (\d) of 2 epochs are saved", stopped)
-    assert saved and int(saved[1]) == int(saved[2]) + 1, stopped
+    saved = re.match(r"Stopped with (\d) of 2 epochs saved: run the same command again", stopped)
+    assert saved and int(saved[1]) >= 1, stopped
 
     watched = [output_dir / "in_progress" / "history.csv", output_dir / "history.csv"]
     resumed = on_windows(flags, held=watched)  # Excel shows both, as the tutorial suggests
     assert resumed.returncode == 0, describe(resumed)
-    assert f"Resuming: {saved[2]} of 2 epochs are saved." in resumed.stdout
+    assert f"Resuming: {saved[1]} of 2 epochs are saved." in resumed.stdout
     assert (
         f"Note: {output_dir / 'history.csv'} is held open by another program, so it was not "
         "replaced." in resumed.stdout
