@@ -101,12 +101,12 @@ import sys
 def number_in(kind, low, high):
     """An argparse type: a number of the given kind, from low to high."""
 
-    def parse(text):
+    def number(text):  # its name is in argparse's "invalid number value: 'abc'"
         if not low <= kind(text) <= high:  # also refuses nan
             raise argparse.ArgumentTypeError(f"must be from {low} to {high}, got {text}")
         return kind(text)
 
-    return parse
+    return number
 
 
 parser = argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -181,9 +181,9 @@ import tempfile
 
 backend = os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 if backend not in ("tensorflow", "jax", "torch") or not importlib.util.find_spec(backend):
-    sys.exit(f"error: KERAS_BACKEND={backend}: use tensorflow, jax or torch, installed")
+    sys.exit(f"error: KERAS_BACKEND={backend}: must be tensorflow, jax or torch, and installed")
 LOADING_NOTE = re.compile(r"WARNING: All log messages before absl|I\d{4} .*(cudart_stub|port)\.cc")
-os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # TensorFlow's C++ log
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # its C++ log: even "2" lets a cuInit error through
 if importlib.util.find_spec("tensorflow") and real_stderr is not None:  # fd 2 to hush
     with tempfile.TemporaryFile("w+", errors="replace") as held_back:
         os.dup2(held_back.fileno(), 2)
@@ -215,7 +215,8 @@ def gpu_compute_capability():
         gpus = [device for device in jax.devices() if device.platform == "gpu"]
         return tuple(map(int, gpus[0].compute_capability.split("."))) if gpus else None
     gpus = tf.config.list_physical_devices("GPU")
-    return gpus and tf.config.experimental.get_device_details(gpus[0]).get("compute_capability")
+    details = tf.config.experimental.get_device_details(gpus[0]) if gpus else {}
+    return details.get("compute_capability")
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
@@ -278,7 +279,7 @@ def digest(path, algorithm):
 def not_official(what, hint=""):
     return ValueError(
         f"{what}. Its files are Python pickles, which can run code when read: if it is a "
-        f"copy you made, pass --trust-data to read it anyway{hint}"
+        f"copy you made, pass --trust-data (or set trust_data = True) to read it anyway{hint}"
     )
 
 
@@ -361,7 +362,8 @@ MARK = "train_cifar10_outputs.txt"
 OUTPUT_FILES = """samples.png history.csv accuracy.png loss.png metrics.json confusion_matrix.png
     mistakes.png first_layer_maps.png cifar10_cnn.keras test_picture.png predictions.png""".split()
 work_dir = os.path.join(output_dir, "in_progress")
-run_settings = dict(vars(args), backend=backend, output_dir=None, trust_data=None)
+run_settings = dict(vars(args), backend=backend, precision=precision, output_dir=None)
+run_settings["trust_data"] = None  # a stopped run goes on without it
 run_settings["data_dir"] = data_dir and os.path.realpath(data_dir)  # however it is reached
 
 
@@ -380,44 +382,34 @@ def read_json(path, kind=dict):
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
-def lock(file):
-    """Lock the open file for this process, until it ends; False if another holds it."""
-    try:
-        if fcntl:
-            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        else:  # Windows: a lock there bars reading, so lock a byte past the text
-            file.seek(1_000_000)
-            msvcrt.locking(file.fileno(), msvcrt.LK_NBLCK, 1)
-    except (BlockingIOError, PermissionError):
-        return False
-    except OSError as error:  # some network and cloud drives have no locks
-        print(f"Warning: cannot lock {file.name} ({error.strerror}): start one run at a time.")
-    return True
-
-
-# %% tags=["housekeeping"] jupyter={"source_hidden": true}
 def claim_output_folder():
     """Take the output folder if it is new, empty or marked; lock it: one run at a time."""
     global output_lock
-    mark = os.path.join(output_dir, MARK)
     os.makedirs(output_dir, exist_ok=True)
     shown = [name for name in os.listdir(output_dir) if name[0] != "."]  # not .DS_Store, ...
-    if shown and not os.path.isfile(mark):
+    if shown and not os.path.isfile(os.path.join(output_dir, MARK)):
         sys.exit(f"error: {output_dir!r} is not empty and has no {MARK}: not this tutorial's")
-    # Made empty if missing; never written to, never deleted. (A notebook running this
-    # again: its earlier lock closes as the name output_lock takes the new file.)
-    output_lock = open(mark, "ab")
-    if not lock(output_lock):
+    mark = os.path.join(output_dir, MARK)  # never written to, never deleted
+    output_lock = open(mark, "ab")  # a notebook running this again: its old lock closes here
+    try:
+        if fcntl:
+            fcntl.flock(output_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:  # Windows: a lock there bars reading, so lock a byte past the text
+            output_lock.seek(1_000_000)
+            msvcrt.locking(output_lock.fileno(), msvcrt.LK_NBLCK, 1)
+    except (BlockingIOError, PermissionError):  # held by another run
         holder = read_json(work_file("run.json"))
         who = f"process {holder.get('process', 'unknown')}"
         if holder.get("notebook"):
             sys.exit(f"error: a notebook kernel ({who}) is using {output_dir!r}; shut it down")
         sys.exit(f"error: another run ({who}) is using {output_dir!r}; wait for it to finish")
+    except OSError as error:  # some network and cloud drives have no locks
+        print(f"Warning: cannot lock {output_lock.name} ({error.strerror}): run one at a time.")
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 def open_run_folder():
-    """Claim the output folder; start this run's in_progress/ there, or continue a stopped run."""
+    """Claim the output folder and start this run's in_progress/ there, or keep a stopped run's."""
     claim_output_folder()
     if os.path.exists(work_file("metrics.json")):  # a run stopped while moving its files
         move_outputs_into_place()
@@ -450,8 +442,9 @@ def move_outputs_into_place():
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
-# Writing files: each under a temporary name, renamed when complete, so that a stop never
-# leaves half a file, and a symbolic link at the name is replaced, never written through.
+# Writing files: these helpers write each file under a temporary name, then rename it, so
+# that a stop never leaves half a file, and a symbolic link at the name is replaced, never
+# written through.
 import csv
 import math
 import time
@@ -486,7 +479,7 @@ def remove(path):
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 def rename(source, target):
     """os.replace, retried for a few seconds while another program holds the target open
-    (Windows refuses then: Excel, a virus scanner), then skipped with a note: never a stop."""
+    (Windows refuses then: Excel, a virus scanner), then skipped with a note, not a stop."""
     for _ in range(20):  # 5 seconds
         try:
             return os.replace(source, target)
@@ -528,7 +521,7 @@ def check_free_space():
     free = shutil.disk_usage(work_dir).free // 1_000_000
     if free < 100:  # megabytes: a backup takes about 10
         sys.exit(
-            f"error: only {free} MB free for {work_dir!r}, and a backup needs 100 MB; "
+            f"error: only {free} MB free for {work_dir!r}, and a run needs 100 MB for its backups; "
             "free some space, then run the same command again"
         )
 
@@ -634,7 +627,7 @@ def resume_from_backup(model):
         then = f"Continuing with epoch {epochs_saved + 1}." if epochs_saved < epochs else ""
         then = then or "Training is complete."
         print(f"Resuming: {epochs_saved} of {epochs} epochs are saved. {then}")
-    elif backups():  # none changed the model: a backup is checked before its weights load
+    elif backups():  # a backup's weights load only once its history is found sound
         print("No backup could be read: starting afresh.")
     return epochs_saved
 
@@ -644,8 +637,8 @@ def resume_from_backup(model):
 # other threads while the network trains); a keras.utils.PyDataset on JAX and PyTorch,
 # which need no TensorFlow. Both shuffle, batch and augment afresh in every epoch.
 def augmented_batches(images, labels, augment):
-    if backend == "tensorflow":  # one endless stream for all epochs: a fresh one per epoch
-        return (  # sometimes stalled 5 seconds on 2 cores; fit counts batches per epoch
+    if backend == "tensorflow":  # one endless stream (a fresh one per epoch sometimes
+        return (  # stalled 5 seconds on 2 cores), which fit cuts into epochs by their steps
             tf.data.Dataset.from_tensor_slices((images, labels))
             .shuffle(len(images), seed=seed)
             .batch(batch_size)

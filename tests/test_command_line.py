@@ -60,7 +60,7 @@ def test_unknown_backend_exits_1_with_one_line(backend, tmp_path):
     process = run_tutorial("--output-dir", tmp_path / "out", env={"KERAS_BACKEND": backend})
     assert process.returncode == 1, describe(process)
     assert process.stderr.strip().splitlines() == [
-        f"error: KERAS_BACKEND={backend}: use tensorflow, jax or torch, installed"
+        f"error: KERAS_BACKEND={backend}: must be tensorflow, jax or torch, and installed"
     ]
     assert not (tmp_path / "out").exists()
 

@@ -3,6 +3,7 @@ empty and not marked with train_cifar10_outputs.txt is refused, untouched. In it
 the tutorial replaces only its own outputs; one run at a time uses it; and the move of the
 outputs into place can always be finished."""
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -69,7 +70,7 @@ def test_a_folder_is_taken_if_new_empty_but_for_hidden_files_or_marked(names, ta
     for name in names:
         (output_dir / name).write_text("")
     tutorial = tutorial_definitions(
-        "MARK", "lock", "read_json", "work_file", "claim_output_folder", json=json, os=os,
+        "MARK", "read_json", "work_file", "claim_output_folder", json=json, os=os,
         fcntl=fcntl,
         sys=sys, output_dir=str(output_dir), work_dir=str(output_dir / "in_progress"),
         output_lock=None,
@@ -82,6 +83,31 @@ def test_a_folder_is_taken_if_new_empty_but_for_hidden_files_or_marked(names, ta
     else:
         assert taken and (output_dir / MARK).is_file()
         tutorial["output_lock"].close()
+
+
+class NoLocks:
+    """fcntl on a network or cloud drive that has no locks."""
+
+    LOCK_EX = LOCK_NB = 0
+
+    @staticmethod
+    def flock(file, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+
+def test_a_drive_without_locks_warns_and_carries_on(tmp_path, capsys):
+    output_dir = tmp_path / "out"
+    tutorial = tutorial_definitions(
+        "MARK", "read_json", "work_file", "claim_output_folder", json=json, os=os,
+        fcntl=NoLocks, sys=sys, output_dir=str(output_dir),
+        work_dir=str(output_dir / "in_progress"),
+    )  # fmt: skip
+    tutorial["claim_output_folder"]()
+    tutorial["output_lock"].close()
+    assert capsys.readouterr().out == (
+        f"Warning: cannot lock {output_dir / MARK} (No locks available): run one at a time.\n"
+    )
+    assert os.listdir(output_dir) == [MARK]
 
 
 def wait_for_training(log_dir, process, epochs):
