@@ -295,13 +295,15 @@ def test_other_settings_keep_the_stopped_run_and_say_how_to_continue_it(
     work = tmp_path / "out" / "in_progress"
     before = file_hashes(work)
     changed = [flag if flag != 3 else 4 for flag in flags]  # --epochs 4
-    process = run_in(tmp_path, *changed)
+    process = run_in(tmp_path, *changed, "--precision", "mixed_float16")
     assert process.returncode == 1, describe(process)
     message = process.stderr.strip().splitlines()
+    chosen = re.search(r"^Precision: (\S+) ", read(base / "stdout.txt"), re.MULTILINE)[1]
+    assert chosen in ("float32", "mixed_bfloat16")  # what "auto" chose for the stopped run
     assert message == [
         f"error: {os.path.join('out', 'in_progress')!r} holds a stopped run with other "
-        "settings (epochs 3): run with those to continue it, or delete that folder to start "
-        "afresh"
+        f"settings (epochs 3, precision {chosen}): run with those to continue it, or delete "
+        "that folder to start afresh"
     ], message
     assert "Epoch 1" not in process.stdout and file_hashes(work) == before
     assert sorted(os.listdir(work)) == sorted(os.listdir(base / "out" / "in_progress"))
