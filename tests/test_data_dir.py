@@ -13,6 +13,7 @@ import shutil
 import sys
 import tarfile
 import tracemalloc
+import zlib
 
 import numpy as np
 import pytest
@@ -180,6 +181,22 @@ def test_on_the_command_line_a_damaged_copy_is_one_line_and_nothing_written(copy
     assert len(lines) == 1 and lines[0].startswith(f"error: {path}: "), process.stderr
     assert all(word in lines[0] for word in words), lines[0]
     assert not output_dir.exists()
+
+
+def test_a_trusted_archive_without_a_batch_file_is_one_line_naming_it(copy):
+    """The archive's files are read by their official names: one missing is named."""
+    folder, archive = copy
+    (folder / "data_batch_4").unlink()
+    write_archive(str(folder), str(archive))
+    names = ["load_cifar10", *READER]
+    namespace = tutorial_definitions(
+        *names, os=os, sys=sys, np=np, hashlib=hashlib, pickle=pickle, tarfile=tarfile, zlib=zlib
+    )
+    namespace["trust_data"] = True
+    with pytest.raises(SystemExit) as stopped:
+        namespace["load_cifar10"](str(archive))
+    assert stopped.value.code.startswith(f"error: {archive}: ")
+    assert "cifar-10-batches-py/data_batch_4' not found" in stopped.value.code
 
 
 def test_a_missing_data_dir_is_one_line(tmp_path):
