@@ -81,16 +81,14 @@ precision = "auto"  # or "float32", "mixed_bfloat16", "mixed_float16": see the R
 # %% [markdown] id="housekeeping"
 # ### Housekeeping: skip it on a first reading, down to "The libraries"
 #
-# The cells of this section (folded in the notebook; in Colab the whole section is
-# collapsed, and one click on its heading shows it) make the script safe to run for real,
-# and they all stand here, none later: they read command-line flags, keep the console to
-# the tutorial's own lines, turn every failure into one line, pick the fastest precision,
-# read a local copy of CIFAR-10 only if it is the official download (or you vouch for it),
-# write only into an output folder of the tutorial's own, one run at a time, save every
-# epoch so a stopped run resumes, and move the results into place. The story calls them by
-# names that say what they do: `load_cifar10`, `open_run_folder`, `save_figure`,
-# `augmented_batches`, `resume_from_backup`, `SaveProgress`, `work_file` and
-# `publish_outputs`, and the list `history_rows` (one row per epoch).
+# These cells (folded in the notebook, collapsed in Colab) make the script safe to run for
+# real, and none comes later: they read the flags, keep the console to the tutorial's own
+# lines, turn every failure into one line, pick the fastest precision, read a local copy of
+# CIFAR-10 only if it is the official download (or you vouch for it), write only into an
+# output folder of the tutorial's own, one run at a time, and save every epoch so that a
+# stopped run resumes. The story calls them by names that say what they do: `load_cifar10`,
+# `open_run_folder`, `save_figure`, `augmented_batches`, `resume_from_backup`,
+# `SaveProgress`, `work_file`, `publish_outputs`, and the list `history_rows`.
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 # The command line may override the settings above: python train_cifar10.py --epochs 5.
@@ -246,13 +244,11 @@ print(f"Precision: {precision} ({reason})")
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
-# A local copy of CIFAR-10 (--data-dir). Its batch files are Python pickles, and reading a
-# pickle can run code hidden in it, so a copy is read only if it is the official download,
-# byte for byte, or if you vouch for it with --trust-data. The official digests: of
-# cifar-10-python.tar.gz, the SHA-256 in Keras' keras/src/datasets/cifar10.py; of the files
-# it unpacks to, the MD5s in torchvision's torchvision/datasets/cifar.py. MD5 is enough
-# here: passing off another file as one whose digest is published needs a "second
-# preimage", which nobody knows how to make for MD5.
+# A local copy of CIFAR-10 (--data-dir). Its batch files are Python pickles, which can run
+# code hidden in them, so a copy is read only if it is the official download, byte for byte
+# (the SHA-256 of cifar-10-python.tar.gz is Keras' in keras/src/datasets/cifar10.py, the MD5s
+# of its files torchvision's in torchvision/datasets/cifar.py: faking a file with a published
+# MD5 needs a "second preimage", which nobody knows how to make), or if you vouch for it.
 import hashlib
 import pickle
 import tarfile
