@@ -96,7 +96,7 @@ import argparse
 import sys
 
 
-def number_in(kind, low, high):
+def in_range(kind, low, high):
     """An argparse type: a number of the given kind, from low to high."""
 
     def number(text):  # its name is in argparse's "invalid number value: 'abc'"
@@ -107,12 +107,13 @@ def number_in(kind, low, high):
     return number
 
 
+# The settings go in as text, so that they are checked as a flag is (a notebook has no flags).
 parser = argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter)
 add = parser.add_argument
-add("--epochs", type=number_in(int, 1, 10_000), default=epochs, help="passes over the pictures")
-add("--batch-size", type=number_in(int, 1, 1024), default=batch_size, help="pictures per step")
-add("--learning-rate", type=number_in(float, 1e-9, 1e9), default=learning_rate, help="its peak")
-add("--seed", type=number_in(int, 0, 2**32 - 1), default=seed, help="for every random choice")
+add("--epochs", type=in_range(int, 1, 10_000), default=str(epochs), help="passes over the pictures")
+add("--batch-size", type=in_range(int, 1, 1024), default=str(batch_size), help="pictures per step")
+add("--learning-rate", type=in_range(float, 1e-9, 1e9), default=str(learning_rate), help="its peak")
+add("--seed", type=in_range(int, 0, 2**32 - 1), default=str(seed), help="for every random choice")
 add("--data-dir", default=data_dir, help="cifar-10-python.tar.gz or what it unpacks to")
 add("--trust-data", action="store_true", default=trust_data, help="read an unofficial copy")
 add("--output-dir", default=output_dir, help="where plots, metrics and the model go")

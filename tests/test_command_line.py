@@ -1,10 +1,12 @@
 """Bad flags and a failed download stop the tutorial with a clear message, never a traceback."""
 
 import re
+import subprocess
+import sys
 
 import pytest
 
-from conftest import describe, run_tutorial
+from conftest import SCRIPT, describe, run_tutorial
 
 
 @pytest.mark.parametrize(
@@ -32,6 +34,22 @@ def test_bad_flags_exit_2_with_usage(flags, tmp_path):
     assert process.returncode == 2, describe(process)
     assert process.stderr.startswith("usage: ") and flags[0] in process.stderr.splitlines()[-1]
     assert "Traceback" not in process.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_bad_setting_in_the_parameters_cell_is_refused_as_a_flag_is(tmp_path):
+    """A notebook (or papermill) sets the settings, not flags: they are checked the same way."""
+    script = open(SCRIPT, encoding="utf-8").read()
+    assert script.count("\nepochs = 40\n") == 1
+    copy = tmp_path / "train_cifar10.py"
+    copy.write_text(script.replace("\nepochs = 40\n", "\nepochs = 0\n"), encoding="utf-8")
+    process = subprocess.run(
+        [sys.executable, copy, "--output-dir", tmp_path / "out"], capture_output=True, text=True
+    )
+    assert process.returncode == 2, describe(process)
+    assert process.stderr.splitlines()[-1].endswith(
+        "argument --epochs: must be from 1 to 10000, got 0"
+    ), process.stderr
     assert not (tmp_path / "out").exists()
 
 
