@@ -130,10 +130,6 @@ import os
 import signal
 
 epochs_saved = None  # how many epochs the newest backup holds, once training begins
-try:  # for the stop message, even while TensorFlow's loading is hushed (IDLE: its window)
-    real_stderr = None if "idlelib" in sys.modules else os.dup(2)
-except OSError:  # no file descriptor 2: pythonw, which IDLE runs a script with on Windows
-    real_stderr = None
 STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"]  # a closed terminal, console
 STOP_SIGNALS = [getattr(signal, name) for name in STOP_SIGNALS if hasattr(signal, name)]
 
@@ -143,10 +139,7 @@ def stop(signal_number, frame):
     if epochs_saved is not None:
         message = f"Stopped with {epochs_saved} of {epochs} epochs saved"
     message += ": run the same command again to go on from there."
-    if real_stderr is None:
-        print(f"\n{message}", file=sys.stderr, flush=True)
-    else:
-        os.write(real_stderr, f"\n{message}\n".encode())
+    print(f"\n{message}", file=sys.stderr, flush=True)
     os._exit(130)  # at once: every file is either complete or in the run's in_progress/
 
 
@@ -162,7 +155,8 @@ if not in_notebook:
     for stop_signal in STOP_SIGNALS:
         signal.signal(stop_signal, stop)
     sys.excepthook = one_line_errors
-    sys.stdout = sys.stdout or open(os.devnull, "w")  # started with its output closed
+    sys.stdout = sys.stdout or open(os.devnull, "w")  # started without a console (pythonw)
+    sys.stderr = sys.stderr or sys.stdout
     if hasattr(sys.stdout, "reconfigure"):  # a log, any encoding (IDLE's console has none)
         sys.stdout.reconfigure(line_buffering=True, errors="backslashreplace")
         sys.stderr.reconfigure(errors="backslashreplace")
@@ -172,27 +166,28 @@ if not in_notebook:
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 # Check the Keras backend. TensorFlow's libraries print notes for their makers while they
-# load ("Could not find cuda drivers"), before any setting can stop them: hold stderr back
-# during that import, then pass on every line that is not such a note.
+# load ("Could not find cuda drivers"), before any setting can stop them: so the console's
+# error stream, file descriptor 2, is sent nowhere during that import (an error still shows).
 import importlib.util
+import pathlib
 import re
-import tempfile
 
 backend = os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 if backend not in ("tensorflow", "jax", "torch") or not importlib.util.find_spec(backend):
     sys.exit(f"error: KERAS_BACKEND={backend}: must be tensorflow, jax or torch, and installed")
-LOADING_NOTE = re.compile(r"WARNING: All log messages before absl|I\d{4} .*(cudart_stub|port)\.cc")
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # its C++ log: even "2" lets a cuInit error through
-if importlib.util.find_spec("tensorflow") and real_stderr is not None:  # fd 2 to hush
-    with tempfile.TemporaryFile("w+", errors="replace") as held_back:
-        os.dup2(held_back.fileno(), 2)
-        try:
-            import tensorflow as tf
-        finally:
-            sys.stderr.flush()
-            os.dup2(real_stderr, 2)
-            held_back.seek(0)
-            sys.stderr.write("".join(line for line in held_back if not LOADING_NOTE.match(line)))
+try:
+    console = os.dup(2)
+except OSError:  # no file descriptor 2: pythonw, which IDLE runs a script with on Windows
+    console = None
+if importlib.util.find_spec("tensorflow") and console is not None:
+    with open(os.devnull, "w") as nowhere:
+        os.dup2(nowhere.fileno(), 2)
+    try:
+        import tensorflow as tf
+    finally:
+        sys.stderr.flush()
+        os.dup2(console, 2)
 if importlib.util.find_spec("tensorflow"):  # Keras imports it on every backend, if installed
     import tensorflow as tf
 import keras
@@ -225,20 +220,16 @@ def choose_precision(capability, cpu_has_bfloat16):
         return "mixed_float16", f"a GPU of compute capability {capability[0]}.{capability[1]}"
     if capability:
         return "float32", "this GPU computes float16 slowly (compute capability below 7.0)"
-    if backend == "jax":  # measured slower in bfloat16 than in float32 on a CPU
-        return "float32", "no GPU for jax; on JAX, float32 is the faster choice on a processor"
-    if cpu_has_bfloat16:
+    if cpu_has_bfloat16 and backend != "jax":  # on JAX, measured slower than float32
         return "mixed_bfloat16", f"no GPU for {backend}; the processor computes bfloat16 natively"
-    checked = "is not native" if cpu_has_bfloat16 is False else "was not checked"  # Windows, macOS
-    return "float32", f"no GPU for {backend}; this processor's bfloat16 {checked}"
+    why = "on JAX, float32 is faster" if cpu_has_bfloat16 else "no native bfloat16 found"
+    return "float32", f"no GPU for {backend}; {why}"
 
 
 reason = "chosen with --precision"
-if precision == "auto":
-    bfloat16 = None  # not known: only Linux tells, in /proc/cpuinfo
-    if os.access("/proc/cpuinfo", os.R_OK):
-        with open("/proc/cpuinfo") as cpuinfo:
-            bfloat16 = "_bf16" in cpuinfo.read()  # avx512_bf16 or amx_bf16
+if precision == "auto":  # only Linux tells if a processor has bfloat16 (avx512_bf16, amx_bf16)
+    cpuinfo = pathlib.Path("/proc/cpuinfo")
+    bfloat16 = "_bf16" in cpuinfo.read_text() if cpuinfo.exists() else None
     precision, reason = choose_precision(gpu_compute_capability(), bfloat16)
 keras.mixed_precision.set_global_policy(precision)
 print(f"Precision: {precision} ({reason})")
@@ -566,7 +557,8 @@ class SaveProgress(keras.callbacks.Callback):
         self.train_start, self.epochs_run, self.clock = time.perf_counter(), 0, None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.show_clock()  # here, after Keras has printed the last epoch's line
+        if self.clock:  # the last epoch's, here: after Keras has printed that epoch's line
+            print(self.clock)
         self.start, self.batch_seconds = time.perf_counter(), None
 
     def on_test_begin(self, logs=None):  # validation begins: the training batches are done
@@ -584,12 +576,8 @@ class SaveProgress(keras.callbacks.Callback):
         self.clock = clock_line(time.perf_counter() - self.train_start, self.epochs_run)
 
     def on_train_end(self, logs=None):
-        self.show_clock()
-
-    def show_clock(self):
         if self.clock:
             print(self.clock)
-        self.clock = None
 
 
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}

@@ -41,10 +41,10 @@ def fake_tensorflow(details):
         ({"compute_capability": (5, 0)}, False, "tensorflow", "float32", "below 7.0"),
         (None, True, "tensorflow", "mixed_bfloat16", "bfloat16 natively"),
         (None, True, "torch", "mixed_bfloat16", "bfloat16 natively"),
-        (None, True, "jax", "float32", "no GPU for jax; on JAX, float32 is the faster"),
-        (None, False, "tensorflow", "float32", "this processor's bfloat16 is not native"),
-        (None, None, "tensorflow", "float32", "bfloat16 was not checked"),  # Windows, macOS
-        (None, None, "torch", "float32", "no GPU for torch; this processor's bfloat16 was not"),
+        (None, True, "jax", "float32", "no GPU for jax; on JAX, float32 is faster"),
+        (None, False, "tensorflow", "float32", "no GPU for tensorflow; no native bfloat16 found"),
+        (None, None, "tensorflow", "float32", "no native bfloat16 found"),  # Windows, macOS
+        (None, None, "torch", "float32", "no GPU for torch; no native bfloat16 found"),
     ],
 )  # fmt: skip
 def test_auto_precision(details, bfloat16, backend, expected, why):

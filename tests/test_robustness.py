@@ -38,8 +38,8 @@ def history_rows(output_dir):
 def test_same_seed_same_metrics_and_every_output_written_atomically(tutorial_run, tmp_path):
     """A CPU run with the flags of the shared run logs the same numbers; it is audited for how
     it writes: in the output folder itself only the mark is written, and every output arrives
-    there by a rename from in_progress/, where the run kept it. It runs with its output
-    closed (started from a desktop, say), and finishes all the same."""
+    there by a rename from in_progress/, where the run kept it. It runs with both its outputs
+    closed (as pythonw starts it, from a desktop), and finishes all the same."""
     _, shared_dir, data_dir = tutorial_run
     audit_log = tmp_path / "audit.json"
     flags = ["--data-dir", data_dir, "--output-dir", tmp_path / "audited", "--epochs", 3]
@@ -47,10 +47,9 @@ def test_same_seed_same_metrics_and_every_output_written_atomically(tutorial_run
     process = subprocess.run(
         [sys.executable, os.path.join(HERE, "audit_writes.py"), audit_log, SCRIPT,
          *trusted(flags)],
-        stderr=subprocess.PIPE, text=True, timeout=600, preexec_fn=lambda: os.close(1),
+        timeout=600, preexec_fn=lambda: os.closerange(1, 3),
     )  # fmt: skip
-    assert process.returncode == 0, process.stderr
-    assert "Traceback" not in process.stderr, process.stderr
+    assert process.returncode == 0  # where a traceback would go, nobody can see
     histories = [
         [{key: value for key, value in row.items() if "seconds" not in key}
          for row in history_rows(output_dir)]

@@ -117,6 +117,20 @@ def test_a_stop_in_epoch_2_says_in_one_line_what_is_saved(slow_data, tmp_path, s
     assert not (output_dir / "metrics.json").exists()  # the rerun: a test of its own, below
 
 
+def test_a_stop_before_training_says_so_in_one_line(slow_data, tmp_path):
+    output_dir = tmp_path / "out"
+    process = start_tutorial("--data-dir", slow_data, "--output-dir", output_dir, log_dir=tmp_path)
+    precision_printed = lambda: "Precision: " in read(tmp_path / "stdout.txt")  # noqa: E731
+    wait_until(precision_printed, process, tmp_path, "the precision line")  # before the data
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 130, logs(tmp_path)
+    message = last_line(read(tmp_path / "stderr.txt"))
+    assert (
+        message == "Stopped before training began: run the same command again to go on from there."
+    )
+    assert "Epoch 1" not in read(tmp_path / "stdout.txt")
+
+
 def test_ctrl_c_after_training_then_the_rerun_only_writes_the_outputs(slow_data, tmp_path):
     output_dir = tmp_path / "out"
     flags = ["--data-dir", slow_data, "--output-dir", output_dir, "--epochs", 1, "--batch-size", 32]
