@@ -109,6 +109,7 @@ def in_range(kind, low, high):
 
 # The settings go in as text, so that they are checked as a flag is (a notebook has no flags).
 parser = argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+parser.prog = "train_cifar10.py"  # in a notebook too, whose usage line would name its kernel
 add = parser.add_argument
 add("--epochs", type=in_range(int, 1, 10_000), default=str(epochs), help="passes over the pictures")
 add("--batch-size", type=in_range(int, 1, 1024), default=str(batch_size), help="pictures per step")
@@ -135,10 +136,10 @@ STOP_SIGNALS = [getattr(signal, name) for name in STOP_SIGNALS if hasattr(signal
 
 
 def stop(signal_number, frame):
-    message = "Stopped before training began"
+    message = "Stopped before training began: run the same command again to start."
     if epochs_saved is not None:
-        message = f"Stopped with {epochs_saved} of {epochs} epochs saved"
-    message += ": run the same command again to go on from there."
+        saved = f"Stopped with {epochs_saved} of {epochs} epochs saved"
+        message = f"{saved}: run the same command again to go on from there."
     print(f"\n{message}", file=sys.stderr, flush=True)
     os._exit(130)  # at once: every file is either complete or in the run's in_progress/
 
@@ -153,11 +154,12 @@ def one_line_errors(kind, error, traceback):
 
 if not in_notebook:
     for stop_signal in STOP_SIGNALS:
-        signal.signal(stop_signal, stop)
+        if signal.getsignal(stop_signal) != signal.SIG_IGN:  # nohup's ignored SIGHUP stays so
+            signal.signal(stop_signal, stop)
     sys.excepthook = one_line_errors
     sys.stdout = sys.stdout or open(os.devnull, "w")  # started without a console (pythonw)
     sys.stderr = sys.stderr or sys.stdout
-    if hasattr(sys.stdout, "reconfigure"):  # a log, any encoding (IDLE's console has none)
+    if hasattr(sys.stdout, "reconfigure"):  # a log, any encoding (not IDLE: no reconfigure)
         sys.stdout.reconfigure(line_buffering=True, errors="backslashreplace")
         sys.stderr.reconfigure(errors="backslashreplace")
     if "idlelib" in sys.modules:  # IDLE's console says it is a terminal, but cannot redraw a
@@ -167,14 +169,15 @@ if not in_notebook:
 # %% tags=["housekeeping"] jupyter={"source_hidden": true}
 # Check the Keras backend. TensorFlow's libraries print notes for their makers while they
 # load ("Could not find cuda drivers"), before any setting can stop them: so the console's
-# error stream, file descriptor 2, is sent nowhere during that import (an error still shows).
+# error stream, file descriptor 2, is sent nowhere during that import (a stop's line, too;
+# if the import fails, Python's error message still shows).
 import importlib.util
 import pathlib
 import re
 
 backend = os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 if backend not in ("tensorflow", "jax", "torch") or not importlib.util.find_spec(backend):
-    sys.exit(f"error: KERAS_BACKEND={backend}: must be tensorflow, jax or torch, and installed")
+    sys.exit(f"error: Keras backend {backend}: not installed, or not tensorflow, jax or torch")
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # its C++ log: even "2" lets a cuInit error through
 try:
     console = os.dup(2)
@@ -219,11 +222,11 @@ def choose_precision(capability, cpu_has_bfloat16):
     if capability and capability >= (7, 0):
         return "mixed_float16", f"a GPU of compute capability {capability[0]}.{capability[1]}"
     if capability:
-        return "float32", "this GPU computes float16 slowly (compute capability below 7.0)"
+        return "float32", "this GPU has no tensor cores for float16 (compute capability below 7.0)"
     if cpu_has_bfloat16 and backend != "jax":  # on JAX, measured slower than float32
         return "mixed_bfloat16", f"no GPU for {backend}; the processor computes bfloat16 natively"
-    why = "on JAX, float32 is faster" if cpu_has_bfloat16 else "no native bfloat16 found"
-    return "float32", f"no GPU for {backend}; {why}"
+    why = {True: "on JAX, float32 is faster", False: "no native bfloat16 here"}
+    return "float32", f"no GPU for {backend}; " + why.get(cpu_has_bfloat16, "bfloat16 not checked")
 
 
 reason = "chosen with --precision"
@@ -1251,9 +1254,9 @@ publish_outputs(
 #   put `layers.BatchNormalization()` after each convolution, and compare the curves.
 # - **Change the recipe.** Try `--learning-rate 0.0003` or `0.003`, or another optimizer
 #   (`keras.optimizers.Adam`), and judge them by validation accuracy.
-# - **Remove the augmentation** (give `augmented_batches` an empty
-#   `keras.layers.Pipeline([])` instead of `augment`) and watch the training and
-#   validation curves drift apart: overfitting.
+# - **Remove the augmentation** (give `augmented_batches` the layer
+#   `keras.layers.Identity()`, which passes pictures on unchanged, instead of `augment`)
+#   and watch the training and validation curves drift apart: overfitting.
 # - **Use the model** in another program:
 #   `keras.models.load_model("outputs/cifar10_cnn.keras")`, then classify your own photos
 #   as in step 10, with the class names of `CLASS_NAMES` (the model returns numbers only).

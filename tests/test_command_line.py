@@ -43,10 +43,14 @@ def test_a_bad_setting_in_the_parameters_cell_is_refused_as_a_flag_is(tmp_path):
     assert script.count("\nepochs = 40\n") == 1
     copy = tmp_path / "train_cifar10.py"
     copy.write_text(script.replace("\nepochs = 40\n", "\nepochs = 0\n"), encoding="utf-8")
+    as_a_kernel = "import runpy, sys; sys.argv[:2] = ['ipykernel_launcher.py']; runpy.run_path("
+    as_a_kernel += f"{str(copy)!r}, run_name='__main__')"  # names itself, not the kernel
     process = subprocess.run(
-        [sys.executable, copy, "--output-dir", tmp_path / "out"], capture_output=True, text=True
-    )
+        [sys.executable, "-c", as_a_kernel, copy, "--output-dir", tmp_path / "out"],
+        capture_output=True, text=True,
+    )  # fmt: skip
     assert process.returncode == 2, describe(process)
+    assert process.stderr.startswith("usage: train_cifar10.py [-h]"), process.stderr
     assert process.stderr.splitlines()[-1].endswith(
         "argument --epochs: must be from 1 to 10000, got 0"
     ), process.stderr
@@ -78,7 +82,7 @@ def test_unknown_backend_exits_1_with_one_line(backend, tmp_path):
     process = run_tutorial("--output-dir", tmp_path / "out", env={"KERAS_BACKEND": backend})
     assert process.returncode == 1, describe(process)
     assert process.stderr.strip().splitlines() == [
-        f"error: KERAS_BACKEND={backend}: must be tensorflow, jax or torch, and installed"
+        f"error: Keras backend {backend}: not installed, or not tensorflow, jax or torch"
     ]
     assert not (tmp_path / "out").exists()
 

@@ -37,14 +37,14 @@ def fake_tensorflow(details):
          "mixed_float16", "compute capability 9.0"),
         ({"compute_capability": (7, 0)}, True, "tensorflow", "mixed_float16", "7.0"),
         ({"compute_capability": (6, 1), "device_name": "GTX 1080"}, True, "tensorflow",
-         "float32", "computes float16 slowly"),
+         "float32", "no tensor cores for float16"),
         ({"compute_capability": (5, 0)}, False, "tensorflow", "float32", "below 7.0"),
         (None, True, "tensorflow", "mixed_bfloat16", "bfloat16 natively"),
         (None, True, "torch", "mixed_bfloat16", "bfloat16 natively"),
         (None, True, "jax", "float32", "no GPU for jax; on JAX, float32 is faster"),
-        (None, False, "tensorflow", "float32", "no GPU for tensorflow; no native bfloat16 found"),
-        (None, None, "tensorflow", "float32", "no native bfloat16 found"),  # Windows, macOS
-        (None, None, "torch", "float32", "no GPU for torch; no native bfloat16 found"),
+        (None, False, "tensorflow", "float32", "no GPU for tensorflow; no native bfloat16 here"),
+        (None, None, "tensorflow", "float32", "bfloat16 not checked"),  # Windows, macOS
+        (None, None, "torch", "float32", "no GPU for torch; bfloat16 not checked"),
     ],
 )  # fmt: skip
 def test_auto_precision(details, bfloat16, backend, expected, why):

@@ -1,6 +1,8 @@
 """The numbers the prose quotes (parameter counts, shapes) are the ones the model prints."""
 
 import re
+import subprocess
+import sys
 
 from conftest import SCRIPT
 
@@ -106,3 +108,22 @@ def test_the_loss_floor_that_label_smoothing_sets():
     floor = -(right * math.log(right) + 9 * wrong * math.log(wrong))
     formula = re.search(r"scores a loss of `[^`]*`, about (\d\.\d+)", prose())
     assert formula and float(formula.group(1)) == round(floor, 2)
+
+
+def test_the_layer_that_removes_the_augmentation_runs():
+    """ "What to try next" names a layer to use instead of the augmentation: it must run on a
+    batch of pictures as augment does, in the tf.data stream and on its own."""
+    layer = re.search(
+        r"Remove the augmentation\*\* \(give `augmented_batches` the layer `([^`]+)`", prose()
+    )
+    check = f"""
+import keras, numpy as np, tensorflow as tf
+layer = {layer.group(1)}
+pictures = np.arange(2 * 32 * 32 * 3, dtype=np.uint8).reshape(2, 32, 32, 3)
+assert (keras.ops.convert_to_numpy(layer(pictures, training=True)) == pictures).all()
+stream = tf.data.Dataset.from_tensor_slices(pictures).batch(2)
+stream = stream.map(lambda x: layer(x, training=True))
+assert (next(iter(stream)).numpy() == pictures).all()
+"""
+    process = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert process.returncode == 0, process.stderr[-2000:]

@@ -125,10 +125,25 @@ def test_a_stop_before_training_says_so_in_one_line(slow_data, tmp_path):
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) == 130, logs(tmp_path)
     message = last_line(read(tmp_path / "stderr.txt"))
-    assert (
-        message == "Stopped before training began: run the same command again to go on from there."
-    )
+    assert message == "Stopped before training began: run the same command again to start."
     assert "Epoch 1" not in read(tmp_path / "stdout.txt")
+
+
+def test_under_nohup_closing_the_terminal_does_not_stop_the_run(tiny_cifar10, tmp_path):
+    """nohup starts a run with SIGHUP ignored: the tutorial leaves it so, and finishes."""
+    output_dir = tmp_path / "out"
+    flags = trusted(["--data-dir", tiny_cifar10, "--output-dir", output_dir, "--epochs", 1])
+    with open(tmp_path / "stdout.txt", "w") as stdout, open(tmp_path / "stderr.txt", "w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, SCRIPT, *flags], stdout=stdout, stderr=stderr,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+        )  # fmt: skip
+    precision_printed = lambda: "Precision: " in read(tmp_path / "stdout.txt")  # noqa: E731
+    wait_until(precision_printed, process, tmp_path, "the precision line")
+    process.send_signal(signal.SIGHUP)  # the terminal closes
+    assert process.wait(timeout=300) == 0, logs(tmp_path)
+    assert (output_dir / "metrics.json").exists()
 
 
 def test_ctrl_c_after_training_then_the_rerun_only_writes_the_outputs(slow_data, tmp_path):
