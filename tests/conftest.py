@@ -1,6 +1,7 @@
 import ast
 import os
 import re
+import signal
 import subprocess
 import sys
 
@@ -10,6 +11,13 @@ from cifar_files import write_cifar10
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "train_cifar10.py")
+
+# Started in the background (by nohup, or a shell's "&"), the suite may have SIGINT or SIGHUP
+# ignored, and the tutorial keeps a signal ignored that it starts with: its runs get them as
+# from a terminal, so that the tests that stop a run can (one test ignores SIGHUP itself).
+for stop_signal in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+    if signal.getsignal(stop_signal) == signal.SIG_IGN:
+        signal.signal(stop_signal, signal.default_int_handler)  # not inherited: the default
 
 
 def readme_text():
