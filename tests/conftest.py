@@ -88,8 +88,9 @@ def tutorial_run(tiny_cifar10, tmp_path_factory):
     return process, output_dir, tiny_cifar10
 
 
-def start_tutorial(*flags, log_dir):
-    """Start train_cifar10.py in the background, its output going to files in log_dir."""
+def start_tutorial(*flags, log_dir, ignore_hangup=False):
+    """Start train_cifar10.py in the background, its output going to files in log_dir; with
+    ignore_hangup, as nohup starts it."""
     stdout = open(os.path.join(log_dir, "stdout.txt"), "w")
     stderr = open(os.path.join(log_dir, "stderr.txt"), "w")
     return subprocess.Popen(
@@ -98,6 +99,9 @@ def start_tutorial(*flags, log_dir):
         stderr=stderr,
         stdin=subprocess.DEVNULL,
         env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        preexec_fn=(lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+        if ignore_hangup
+        else None,
     )
 
 
