@@ -43,8 +43,10 @@ def test_a_bad_setting_in_the_parameters_cell_is_refused_as_a_flag_is(tmp_path):
     assert script.count("\nepochs = 40\n") == 1
     copy = tmp_path / "train_cifar10.py"
     copy.write_text(script.replace("\nepochs = 40\n", "\nepochs = 0\n"), encoding="utf-8")
-    as_a_kernel = "import runpy, sys; sys.argv[:2] = ['ipykernel_launcher.py']; runpy.run_path("
-    as_a_kernel += f"{str(copy)!r}, run_name='__main__')"  # names itself, not the kernel
+    # Run as a kernel runs a cell: sys.argv[0] is the kernel's launcher (runpy would set it to
+    # the script's path), and the usage line must still name the script.
+    as_a_kernel = "import sys; sys.argv[:2] = ['ipykernel_launcher.py']; path = "
+    as_a_kernel += f"{str(copy)!r}; exec(compile(open(path).read(), path, 'exec'), {{}})"
     process = subprocess.run(
         [sys.executable, "-c", as_a_kernel, copy, "--output-dir", tmp_path / "out"],
         capture_output=True, text=True,
